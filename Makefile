@@ -1,0 +1,60 @@
+# Delight goals service.
+#   make run    set up everything, then serve on http://127.0.0.1:$(PORT) (DEBUG on)
+#   make test   the whole suite against real PostgreSQL, with the coverage gate and the linters
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install run test lint format lock migrate schema bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements/dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --require-hashes -r requirements/dev.txt
+	@touch $@
+
+install: $(INSTALLED) ## create .venv and install the locked dependencies
+
+run: export DJANGO_DEBUG ?= 1
+run: install ## migrate, print a dev token and a curl line, serve on 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py dev_welcome --port $(PORT)
+	exec $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+migrate: export DJANGO_DEBUG ?= 1
+migrate: install ## apply migrations to the local database
+	$(BIN)/python manage.py migrate --noinput
+
+test: install ## lint, then the whole suite with the coverage gate (90 %)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest --cov --cov-report=term
+
+lint: install ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## rewrite the code in the project's style
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: export DJANGO_DEBUG ?= 1
+schema: install ## regenerate docs/openapi.yaml from the code
+	$(BIN)/python manage.py spectacular --validate --file docs/openapi.yaml
+
+lock: install ## re-resolve requirements/*.txt from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements/prod.txt
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q --extra dev -o requirements/dev.txt
+
+bench: ## the side-by-side benchmark against the story's FastAPI design (../shared/bench)
+	../shared/bench/run
+
+clean: ## remove the virtualenv and caches (keeps .data/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,121 @@
+"""How every error of the API becomes the contract's JSON.
+
+All error responses of the API go through ``exception_handler`` (DRF's ``EXCEPTION_HANDLER``); the
+views outside DRF (404/500 pages, health checks) use ``error_response`` for the same shape.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+NOT_FOUND = "Not found."
+
+
+def error_response(detail: str, status_code: int, **headers) -> JsonResponse:
+    response = JsonResponse({"detail": detail}, status=status_code)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def exception_handler(exc, context):
+    """The contract's error bodies: ``{"detail": ...}``, plus ``errors`` for 422."""
+    exc = _translate(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's handler500 answers a generic JSON 500
+    if isinstance(exc, exceptions.ValidationError):
+        response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+        response.data = validation_body(exc.detail)
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; try again shortly."
+    default_code = "service_unavailable"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is too large."
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def _translate(exc):
+    """Django and database exceptions as the DRF exceptions the contract maps them to."""
+    if isinstance(exc, Http404):
+        # DRF 3.15+ would say "No Goal matches the given query.": it names the model.
+        return exceptions.NotFound(NOT_FOUND)
+    if isinstance(exc, exceptions.NotFound):
+        return exceptions.NotFound(NOT_FOUND)
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s", exc)
+        return ServiceUnavailable()
+    if isinstance(exc, DataError):
+        logger.warning("database refused a value: %s", exc)
+        return exceptions.ValidationError({"non_field_errors": ["A value is out of range."]})
+    if isinstance(exc, IntegrityError):
+        logger.warning("integrity error: %s", exc)
+        return Conflict()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    return exc
+
+
+def validation_body(detail) -> dict:
+    """``{"detail": "...", "errors": {field: [messages]}}`` from DRF's error detail."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+    errors = {str(field): _messages(value) for field, value in detail.items()}
+    return {"detail": "Invalid input: " + ", ".join(errors) + ".", "errors": errors}
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{key}: {message}" for key, item in value.items() for message in _messages(item)]
+    if isinstance(value, list):
+        return [message for item in value for message in _messages(item)]
+    return [str(value)]
+
+
+def json_404(request, exception=None):
+    return error_response(NOT_FOUND, 404)
+
+
+def json_500(request):
+    return error_response("Internal server error.", 500)
+
+
+def json_400(request, exception=None):
+    return error_response("Bad request.", 400)
+
+
+def json_403(request, exception=None):
+    return error_response("You do not have permission to perform this action.", 403)
+
+
+def unavailable_response(detail: str = ServiceUnavailable.default_detail) -> JsonResponse:
+    return error_response(detail, 503, Retry_After=str(RETRY_AFTER_SECONDS))

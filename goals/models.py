@@ -1,0 +1,121 @@
+"""Goals: a person's long-term ambitions, the anchor of milestones, missions and analytics.
+
+PostgreSQL enforces every rule that must always hold (CHECK constraints, defaults, the
+``updated_at`` trigger, ``ON DELETE CASCADE``), so raw SQL, ``QuerySet.update()`` and the admin
+cannot store what the API would refuse. Enumerations are VARCHAR + CHECK, not PostgreSQL ENUMs:
+a new value category is one migration.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
+from django.db import models
+from django.db.models.functions import Length, Now
+
+
+class GoalType(models.TextChoices):
+    """How a goal is pursued."""
+
+    ABSTRACT = "abstract", "Abstract"  # a broad aspiration that needs decomposing ("Be healthier")
+    CONCRETE = "concrete", "Concrete"  # specific and measurable ("Run 5k under 30 minutes")
+
+
+class ValueCategory(models.TextChoices):
+    """The universal human need a goal serves."""
+
+    HEALTH = "health", "Health"  # physical and mental well-being
+    CRAFT = "craft", "Craft"  # creative expression and skill mastery
+    GROWTH = "growth", "Growth"  # learning and intellectual development
+    CONNECTION = "connection", "Connection"  # relationships and community
+
+
+class GoalStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    ARCHIVED = "archived", "Archived"  # soft-deleted: kept for history, hidden from default lists
+
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2000
+
+
+class GoalQuerySet(models.QuerySet):
+    def owned_by(self, user) -> "GoalQuerySet":
+        """The one answer to "whose goals are these?": every caller scopes through it."""
+        return self.filter(user=user)
+
+    def visible(self) -> "GoalQuerySet":
+        """What a default list shows: everything but archived goals."""
+        return self.exclude(status=GoalStatus.ARCHIVED)
+
+
+class Goal(models.Model):
+    id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,  # ON DELETE CASCADE is also in the database (migration 0002)
+        related_name="goals",
+        db_column="user_id",
+        db_index=False,  # idx_goals_user_status leads with user_id and serves the same lookups
+    )
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001 - the contract's NULL
+    goal_type = models.CharField(max_length=20, choices=GoalType.choices)
+    value_category = models.CharField(max_length=50, choices=ValueCategory.choices)
+    target_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=GoalStatus.choices, db_default=GoalStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    # Set by the trigger update_goals_updated_at on every UPDATE, whoever issues it.
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    objects = GoalQuerySet.as_manager()
+
+    class Meta:
+        db_table = "goals"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(goal_type__in=GoalType.values), name="goals_goal_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(value_category__in=ValueCategory.values),
+                name="goals_value_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=GoalStatus.values), name="goals_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(title__regex=r"\S"), name="goals_title_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(description__isnull=True)
+                | models.Q(description__length__lte=DESCRIPTION_MAX_LENGTH),
+                name="goals_description_max_length",
+            ),
+        ]
+        indexes = [
+            # Lists filtered by status, in the default order (the contract's idx_goals_user_status).
+            models.Index(
+                fields=["user", "status", "-created_at", "-id"], name="idx_goals_user_status"
+            ),
+            # The default list (every status but archived), newest first: an index scan that
+            # stops after one page, however many goals the user or the table holds.
+            models.Index(
+                fields=["user", "-created_at", "-id"],
+                name="idx_goals_user_visible_created",
+                condition=~models.Q(status=GoalStatus.ARCHIVED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_archived(self) -> bool:
+        return self.status == GoalStatus.ARCHIVED
+
+
+# The ``length`` lookup the description constraint uses.
+models.TextField.register_lookup(Length)

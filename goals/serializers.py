@@ -1,0 +1,140 @@
+"""The goal's JSON representation, and the validation of what clients may write.
+
+Writes accept only the contract's writable fields: a read-only field or an unknown key is refused
+by name (422), never silently dropped, so a client learns at once that ``user_id`` or a misspelt
+``titel`` did nothing.
+"""
+
+import re
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from goals.models import (
+    DESCRIPTION_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Goal,
+    GoalStatus,
+    GoalType,
+    ValueCategory,
+)
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: DRF would turn ``1``, ``1e400`` or ``true`` into the strings "1", "inf", "True".
+
+    Also refuses lone surrogates (``"\\ud800"`` is valid JSON but not encodable as UTF-8, so
+    PostgreSQL could never store it); DRF's CharField already refuses NUL characters.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a valid string.",
+        "surrogates": "Text must be valid Unicode (no lone surrogate characters).",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("surrogates")
+        return super().to_internal_value(data)
+
+
+class StrictDateField(serializers.DateField):
+    """Exactly ``YYYY-MM-DD`` (``strptime`` alone also takes "2026-1-5"); years 1 to 9999."""
+
+    default_error_messages = {"invalid": "Date has wrong format. Use YYYY-MM-DD."}
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
+
+
+def choice_field(choices: type, **kwargs) -> serializers.ChoiceField:
+    """A choice field whose error lists the allowed values."""
+    allowed = ", ".join(choices.values)
+    return serializers.ChoiceField(
+        choices=choices.choices,
+        error_messages={"invalid_choice": f'"{{input}}" is not valid; use one of: {allowed}.'},
+        **kwargs,
+    )
+
+
+class GoalSerializer(serializers.ModelSerializer):
+    user_id = serializers.CharField(
+        source="user.public_id",
+        read_only=True,
+        help_text="The owner's Clerk user id (for a local staff account, its own id).",
+    )
+    title = StrictCharField(
+        max_length=TITLE_MAX_LENGTH, help_text="Surrounding whitespace is trimmed."
+    )
+    description = StrictCharField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        required=False,
+    )
+    goal_type = choice_field(
+        GoalType,
+        help_text='`abstract`: a broad aspiration to decompose ("Be healthier"); '
+        '`concrete`: specific and measurable ("Run 5k under 30 minutes").',
+    )
+    value_category = choice_field(
+        ValueCategory,
+        help_text="The need the goal serves: `health` (physical and mental well-being), `craft` "
+        "(creative expression, skill mastery), `growth` (learning), `connection` (relationships).",
+    )
+    target_date = StrictDateField(
+        allow_null=True, required=False, help_text="YYYY-MM-DD; past dates are allowed."
+    )
+    status = choice_field(
+        GoalStatus,
+        required=False,
+        help_text="Defaults to `active`. `archived` is a soft delete; setting another status "
+        "restores the goal.",
+    )
+
+    class Meta:
+        model = Goal
+        fields = [
+            "id",
+            "user_id",
+            "title",
+            "description",
+            "goal_type",
+            "value_category",
+            "target_date",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_internal_value(self, data):
+        errors = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            for key in data:
+                if key in self.fields and key not in writable:
+                    errors[key] = ["This field is read-only."]
+                elif key not in writable:
+                    errors[key] = ["Unknown field."]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            errors = {**exc.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value

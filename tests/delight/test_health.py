@@ -1,0 +1,53 @@
+import pytest
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+
+from delight import health
+
+
+def test_healthz_is_200_without_touching_the_database(client):
+    # No django_db mark: pytest-django makes any database access in this test raise.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_200_when_the_database_answers_and_is_migrated(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_503_when_a_migration_is_not_applied(client, monkeypatch):
+    monkeypatch.setattr(health, "_fully_migrated", False)
+    recorder = MigrationRecorder(connection)
+    applied = recorder.migration_qs.get(app="goals", name="0002_database_rules")
+    applied.delete()
+    try:
+        response = client.get("/readyz")
+    finally:
+        recorder.record_applied("goals", "0002_database_rules")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert response.json() == {"detail": "Database migrations are not applied."}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_503_when_the_database_is_unreachable(client):
+    connection.close()
+    saved = dict(connection.settings_dict)
+    # A port where nothing listens: a real connection failure, not a mock.
+    connection.settings_dict.update({"HOST": "127.0.0.1", "PORT": "9"})
+    try:
+        response = client.get("/readyz")
+        health_response = client.get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The database is unavailable."}
+    assert health_response.status_code == 200
