@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["delight.openapi.without_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {
         "GoalTypeEnum": "goals.models.GoalType",
         "ValueCategoryEnum": "goals.models.ValueCategory",

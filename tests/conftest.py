@@ -113,3 +113,9 @@ def jwks_server():
     server = JWKSServer()
     yield server
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Staff fixtures hash passwords; the default PBKDF2 work factor is for production."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

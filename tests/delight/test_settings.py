@@ -1,0 +1,166 @@
+"""Settings come from the environment, and production mode refuses to start without its secrets,
+under manage.py and under gunicorn alike."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from delight.env import database_from_url, env_bool, env_int, env_list, env_str
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], timeout: float = 60, **env) -> subprocess.CompletedProcess:
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "CLERK_")) and key != "DATABASE_URL"
+    }
+    environ.update({"DJANGO_SETTINGS_MODULE": "delight.settings", **env})
+    return subprocess.run(  # noqa: S603 - our own interpreter and scripts
+        args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def load_settings(**env) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-c", "import django; django.setup()"], **env)
+
+
+def test_production_without_a_secret_key_refuses_to_start():
+    result = load_settings(DJANGO_DEBUG="0", CLERK_JWT_KEY=os.environ["CLERK_JWT_KEY"])
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is off." in result.stderr
+
+
+def test_production_without_a_clerk_key_refuses_to_start():
+    result = load_settings(DJANGO_SECRET_KEY="s" * 50)
+    assert result.returncode != 0
+    assert "No Clerk key: set CLERK_JWT_KEY (PEM) or CLERK_JWKS_URL" in result.stderr
+
+
+def test_manage_py_refuses_too():
+    result = run([sys.executable, "manage.py", "check"], DJANGO_SECRET_KEY="s" * 50)
+    assert result.returncode != 0
+    assert "No Clerk key" in result.stderr
+
+
+def test_gunicorn_refuses_to_start_without_the_secrets():
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = run(
+        [str(gunicorn), "delight.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"],
+        timeout=120,
+        DJANGO_SECRET_KEY="s" * 50,
+    )
+    assert result.returncode != 0
+    assert "No Clerk key" in result.stderr
+
+
+def test_a_clerk_key_that_is_not_a_pem_is_refused():
+    result = run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from accounts import clerk; clerk.key_source()",
+        ],
+        DJANGO_SECRET_KEY="s" * 50,
+        CLERK_JWT_KEY="not a key",
+        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+    )
+    assert result.returncode != 0
+    assert "CLERK_JWT_KEY is not a PEM public key" in result.stderr
+
+
+def test_a_bad_debug_value_is_refused():
+    result = load_settings(DJANGO_DEBUG="maybe")
+    assert "DJANGO_DEBUG must be 1 or 0 (got 'maybe')." in result.stderr
+
+
+def test_settings_read_the_environment(settings):
+    assert settings.DEBUG is False
+    assert settings.USE_TZ is True
+    assert settings.TIME_ZONE == "UTC"
+    assert settings.AUTH_USER_MODEL == "accounts.User"
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] > 0
+    assert settings.SESSION_COOKIE_SECURE is True
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://app:s%40cret@db.internal:6543/delight?sslmode=require",
+            {
+                "NAME": "delight",
+                "USER": "app",
+                "PASSWORD": "s@cret",
+                "HOST": "db.internal",
+                "PORT": "6543",
+                "OPTIONS": {"sslmode": "require"},
+            },
+        ),
+        (
+            "postgres://postgres@127.0.0.1/goals",
+            {
+                "NAME": "goals",
+                "USER": "postgres",
+                "PASSWORD": "",
+                "HOST": "127.0.0.1",
+                "PORT": "",
+                "OPTIONS": {},
+            },
+        ),
+        (
+            "postgresql://postgres:@/delight?host=/run/pg",
+            {
+                "NAME": "delight",
+                "USER": "postgres",
+                "PASSWORD": "",
+                "HOST": "/run/pg",
+                "PORT": "",
+                "OPTIONS": {},
+            },
+        ),
+    ],
+)
+def test_database_url_parsing(url, expected):
+    parsed = database_from_url(url)
+    assert parsed["ENGINE"] == "django.db.backends.postgresql"
+    assert {key: parsed[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/db", "must start with postgresql://"),
+        ("postgresql://localhost", "names no database"),
+        ("postgresql://localhost:99999999/db", "invalid port"),
+    ],
+)
+def test_bad_database_urls_are_refused(url, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        database_from_url(url)
+
+
+def test_env_helpers(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_INT", "12")
+    monkeypatch.setenv("X_LIST", " a, b ,,c ")
+    monkeypatch.setenv("X_BLANK", "   ")
+    assert env_bool("X_BOOL") is True
+    assert env_bool("X_MISSING", default=True) is True
+    assert env_int("X_INT", 5) == 12
+    assert env_int("X_MISSING", 5) == 5
+    assert env_list("X_LIST") == ["a", "b", "c"]
+    assert env_list("X_MISSING", ["d"]) == ["d"]
+    assert env_str("X_BLANK", "default") == "default"
+    monkeypatch.setenv("X_INT", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="X_INT must be a whole number"):
+        env_int("X_INT", 5)
+    monkeypatch.setenv("X_INT", "-1")
+    with pytest.raises(ImproperlyConfigured, match="X_INT must be at least 0"):
+        env_int("X_INT", 5)

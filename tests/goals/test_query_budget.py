@@ -1,0 +1,75 @@
+"""Queries per request, asserted: no N+1, nothing that grows with the page size.
+
+Budgets (issue #5, tightened by #7): authentication of a known user 0 (in-process cache), list 2
+(total + page), retrieve 1, create 1, patch 2 (read + UPDATE ... RETURNING), archive 2.
+"""
+
+import pytest
+
+from tests.factories import GoalFactory
+
+pytestmark = pytest.mark.django_db
+
+GOALS = "/api/v1/goals"
+
+
+@pytest.fixture
+def warm_api(api, alice):
+    """Alice's client after one request: her account is known to this process."""
+    assert api.get(f"{GOALS}/00000000-0000-0000-0000-000000000000").status_code == 404
+    return api
+
+
+@pytest.mark.parametrize("count", [1, 10, 100])
+def test_list_costs_two_queries_whatever_the_page_size(
+    warm_api, alice, count, django_assert_num_queries
+):
+    GoalFactory.create_batch(count, user=alice)
+    with django_assert_num_queries(2):
+        response = warm_api.get(GOALS, {"page_size": 100})
+    assert len(response.json()["goals"]) == count
+
+
+def test_list_page_past_the_end_costs_one_query(warm_api, alice, django_assert_num_queries):
+    GoalFactory.create_batch(2, user=alice)
+    with django_assert_num_queries(1):
+        assert warm_api.get(GOALS, {"page": 9}).json()["goals"] == []
+
+
+def test_retrieve_costs_one_query(warm_api, goal, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert warm_api.get(f"{GOALS}/{goal.id}").status_code == 200
+
+
+def test_create_costs_one_query(warm_api, django_assert_num_queries):
+    body = {"title": "One insert", "goal_type": "concrete", "value_category": "craft"}
+    with django_assert_num_queries(1):
+        assert warm_api.post(GOALS, body, format="json").status_code == 201
+
+
+def test_patch_costs_two_queries(warm_api, goal, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert (
+            warm_api.patch(f"{GOALS}/{goal.id}", {"status": "paused"}, format="json").status_code
+            == 200
+        )
+
+
+def test_archive_costs_two_queries_and_archiving_again_one(
+    warm_api, goal, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        assert warm_api.delete(f"{GOALS}/{goal.id}").status_code == 200
+    with django_assert_num_queries(1):
+        assert warm_api.delete(f"{GOALS}/{goal.id}").status_code == 200
+
+
+def test_first_request_of_a_new_user_adds_only_the_account(
+    api_client, django_assert_max_num_queries
+):
+    from tests.tokens import make_token
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token('user_brand_new')}")
+    # get_or_create: SELECT, then SAVEPOINT/INSERT/RELEASE; then the list's COUNT.
+    with django_assert_max_num_queries(5):
+        assert api_client.get(GOALS).status_code == 200
