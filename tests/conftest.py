@@ -116,6 +116,9 @@ def jwks_server():
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Staff fixtures hash passwords; the default PBKDF2 work factor is for production."""
+def _fast_test_clients(settings):
+    """Speed, not behaviour: staff fixtures hash passwords (PBKDF2's work factor is for
+    production), and every test client builds the middleware anew (whitenoise would scan every
+    static file each time; static files are tested through gunicorn in test_entrypoint)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.WHITENOISE_USE_FINDERS = False

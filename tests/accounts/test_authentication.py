@@ -248,13 +248,14 @@ def test_key_rotation_accepts_a_new_kid_after_one_refetch(jwks):
     assert jwks.requests == 2
 
 
-def test_random_kids_cause_a_bounded_number_of_fetches(jwks):
+def test_random_kids_cause_a_bounded_number_of_fetches(jwks, settings):
     import uuid
 
+    settings.CLERK_JWKS_MIN_REFETCH_SECONDS = 60  # longer than the loop takes on a slow machine
     assert get(make_token(kid="kid_1")).status_code == 200
     for _ in range(200):
         assert get(make_token(kid=uuid.uuid4().hex)).status_code == 401
-    assert jwks.requests <= 2  # the warm-up, then at most one per CLERK_JWKS_MIN_REFETCH_SECONDS
+    assert jwks.requests == 1  # the warm-up; unknown kids refetch at most once a minute here
 
 
 def test_jwks_down_with_a_warm_cache_still_accepts_known_keys(jwks, settings):

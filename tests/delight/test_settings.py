@@ -21,7 +21,7 @@ def run(args: list[str], timeout: float = 60, **env) -> subprocess.CompletedProc
         if not key.startswith(("DJANGO_", "CLERK_")) and key != "DATABASE_URL"
     }
     environ.update({"DJANGO_SETTINGS_MODULE": "delight.settings", **env})
-    return subprocess.run(  # noqa: S603 - our own interpreter and scripts
+    return subprocess.run(
         args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout, check=False
     )
 
