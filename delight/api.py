@@ -13,6 +13,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from delight import throttling
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -29,6 +31,10 @@ def error_response(detail: str, status_code: int, **headers) -> JsonResponse:
 def exception_handler(exc, context):
     """The contract's error bodies: ``{"detail": ...}``, plus ``errors`` for 422."""
     exc = _translate(exc)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        wait = throttling.anonymous_wait(context["request"])
+        if wait is not None:
+            exc = exceptions.Throttled(wait)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's handler500 answers a generic JSON 500

@@ -1,7 +1,9 @@
 """OpenAPI documentation of the goal routes: real status codes, error shapes and the story's examples."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -61,6 +63,25 @@ UNAVAILABLE = _error(
     "The service is temporarily unavailable; try again shortly.",
 )
 
+STALE = _error(
+    "`If-Match` names a version that is no longer current; nothing was changed.",
+    "The goal has changed since the version named in If-Match; fetch it again.",
+)
+NOT_MODIFIED = OpenApiResponse(description="`If-None-Match` names the current version; no body.")
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. The goal's `ETag` as last seen: the write happens only if the goal "
+    "is still at that version (else 412). Without it, the last writer wins.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. The goal's `ETag` as last seen: 304 with no body if unchanged.",
+)
+
 COMMON = {401: UNAUTHORIZED, 503: UNAVAILABLE}
 WRITE = {400: BAD_JSON, 413: TOO_LARGE, 415: UNSUPPORTED, 422: UNPROCESSABLE}
 
@@ -113,7 +134,9 @@ GOAL_VIEWSET = {
     ),
     "retrieve": extend_schema(
         summary="Get one of my goals",
-        responses={200: GoalSerializer, 404: NOT_FOUND, **COMMON},
+        description="The response's `ETag` is the goal's version.",
+        parameters=[IF_NONE_MATCH],
+        responses={200: GoalSerializer, 304: NOT_MODIFIED, 404: NOT_FOUND, **COMMON},
         examples=[STORY_RESPONSE],
     ),
     "partial_update": extend_schema(
@@ -121,7 +144,8 @@ GOAL_VIEWSET = {
         description="Changes only the keys given; an empty body changes nothing. Setting `status` "
         "from `archived` to another value restores the goal.",
         request=GoalSerializer,
-        responses={200: GoalSerializer, 404: NOT_FOUND, **WRITE, **COMMON},
+        parameters=[IF_MATCH],
+        responses={200: GoalSerializer, 404: NOT_FOUND, 412: STALE, **WRITE, **COMMON},
         examples=[PATCH_REQUEST, STORY_RESPONSE],
     ),
     "destroy": extend_schema(
@@ -129,6 +153,7 @@ GOAL_VIEWSET = {
         description="Sets `status` to `archived` and answers 200 with the goal; the row is kept. "
         "Archiving an archived goal answers 200 with it, unchanged.",
         request=None,
-        responses={200: GoalSerializer, 404: NOT_FOUND, **COMMON},
+        parameters=[IF_MATCH],
+        responses={200: GoalSerializer, 404: NOT_FOUND, 412: STALE, **COMMON},
     ),
 }

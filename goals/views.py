@@ -1,18 +1,28 @@
 from drf_spectacular.utils import extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
-from goals import schema
+from goals import schema, versions
 from goals.filters import GoalFilter
 from goals.models import Goal
 from goals.pagination import GoalPagination
 from goals.serializers import GoalSerializer
-from goals.services import goal_archive, goal_create, goal_update
+from goals.services import StaleGoal, goal_archive, goal_create, goal_update
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The goal has changed since the version named in If-Match; fetch it again."
+    default_code = "precondition_failed"
 
 
 @extend_schema_view(**schema.GOAL_VIEWSET)
 class GoalViewSet(viewsets.ModelViewSet):
-    """The signed-in user's goals. Another user's goal does not exist here (404, never 403)."""
+    """The signed-in user's goals. Another user's goal does not exist here (404, never 403).
+
+    Responses carrying one goal carry its version as a strong ``ETag``; ``PATCH`` and ``DELETE``
+    honour ``If-Match`` (412 when stale), ``GET`` honours ``If-None-Match`` (304).
+    """
 
     queryset = Goal.objects.none()  # for schema generation only; get_queryset() is what runs
     serializer_class = GoalSerializer
@@ -22,6 +32,7 @@ class GoalViewSet(viewsets.ModelViewSet):
         "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     )
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]  # no PUT
+    goal: Goal | None = None  # the goal this request answers with, for its ETag
 
     def get_queryset(self):
         return Goal.objects.owned_by(self.request.user).select_related("user")
@@ -32,18 +43,51 @@ class GoalViewSet(viewsets.ModelViewSet):
             return queryset
         return super().filter_queryset(queryset)
 
+    def get_object(self):
+        self.goal = super().get_object()
+        return self.goal
+
     def perform_create(self, serializer):
-        serializer.instance = goal_create(user=self.request.user, **serializer.validated_data)
+        self.goal = goal_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance = self.goal
 
     def perform_update(self, serializer):
-        serializer.instance = goal_update(
-            goal=serializer.instance, changes=serializer.validated_data
+        self.goal = goal_update(
+            goal=serializer.instance,
+            changes=serializer.validated_data,
+            expected_versions=self.expected_versions(),
         )
+        serializer.instance = self.goal
 
     def get_success_headers(self, data):
         return {"Location": f"{self.request.path.rstrip('/')}/{data['id']}"}
 
+    def retrieve(self, request, *args, **kwargs):
+        goal = self.get_object()
+        match = request.headers.get("If-None-Match")
+        if match is not None and versions.none_match(match, goal.updated_at):
+            return Response(status=status.HTTP_304_NOT_MODIFIED)
+        return Response(self.get_serializer(goal).data)
+
     def destroy(self, request, *args, **kwargs):
         """Archive (soft delete): the goal is kept with status ``archived`` and returned."""
-        goal = goal_archive(goal=self.get_object())
-        return Response(self.get_serializer(goal).data, status=status.HTTP_200_OK)
+        self.goal = goal_archive(goal=self.get_object(), expected_versions=self.expected_versions())
+        return Response(self.get_serializer(self.goal).data, status=status.HTTP_200_OK)
+
+    def expected_versions(self):
+        """The versions ``If-Match`` accepts; ``None`` without the header (or with ``*``)."""
+        header = self.request.headers.get("If-Match")
+        return None if header is None else versions.versions_matching(header)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, StaleGoal):
+            exc = PreconditionFailed()
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.goal is not None and (
+            200 <= response.status_code < 300 or response.status_code == 304
+        ):
+            response["ETag"] = versions.etag(self.goal.updated_at)
+        return response

@@ -164,3 +164,14 @@ def test_env_helpers(monkeypatch):
     monkeypatch.setenv("X_INT", "-1")
     with pytest.raises(ImproperlyConfigured, match="X_INT must be at least 0"):
         env_int("X_INT", 5)
+
+
+def test_deploy_checks_pass_with_production_settings():
+    result = run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DJANGO_SECRET_KEY="k" + "".join(chr(33 + i % 90) for i in range(60)),
+        CLERK_JWT_KEY=os.environ["CLERK_JWT_KEY"],
+        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
