@@ -176,10 +176,57 @@ _REASONS = [
 ]
 
 
+@dataclass(frozen=True)
+class _Verified:
+    claims: Claims
+    kid: str | None
+    key: object
+    until: float  # monotonic time after which the token is verified again in full
+
+
+_verified: dict[str, _Verified] = {}
+_VERIFIED_MAX_ENTRIES = 10_000
+_VERIFIED_SECONDS = 60.0
+
+
 def verify(token: str) -> Claims:
-    """The claims of a valid Clerk session token; ``InvalidToken`` with a short reason otherwise."""
+    """The claims of a valid Clerk session token; ``InvalidToken`` with a short reason otherwise.
+
+    A client sends the same token with every request until it refreshes it (Clerk: every minute),
+    so a verified token is remembered for up to a minute: the signature is a pure function of
+    the token and the key, and what can change since (``exp`` passing; the key rotated out of
+    the key set) is checked again on every use. ``nbf`` and ``iat`` held then and still hold.
+    """
     if len(token) > MAX_TOKEN_BYTES:
         raise InvalidToken("Token is too large.")
+    hit = _verified.get(token)
+    if hit is not None and time.monotonic() < hit.until and _still_current(hit):
+        return hit.claims
+    claims, kid, key = _verify_in_full(token)
+    if len(_verified) >= _VERIFIED_MAX_ENTRIES:
+        _verified.clear()
+    _verified[token] = _Verified(claims, kid, key, time.monotonic() + _VERIFIED_SECONDS)
+    return claims
+
+
+def _still_current(hit: _Verified) -> bool:
+    now = time.time()
+    leeway = settings.CLERK_CLOCK_SKEW_SECONDS
+    raw = hit.claims.raw
+    if raw["exp"] < now - leeway:
+        raise InvalidToken("Token has expired.")
+    # The key that verified it must still be the one the key source gives for its kid.
+    return key_source().get(hit.kid) is hit.key
+
+
+def forget_verified_tokens(**kwargs) -> None:
+    _verified.clear()
+
+
+setting_changed.connect(forget_verified_tokens)
+
+
+def _verify_in_full(token: str) -> tuple[Claims, str | None, object]:
     try:
         header = jwt.get_unverified_header(token)
     except (jwt.InvalidTokenError, RecursionError):
@@ -218,4 +265,6 @@ def verify(token: str) -> Claims:
     sub, sid = payload["sub"], payload["sid"]
     if not (isinstance(sub, str) and 0 < len(sub) <= 255) or not isinstance(sid, str) or not sid:
         raise InvalidToken("Token subject or session id is malformed.")
-    return Claims(sub=sub, sid=sid, raw=payload)
+    if not isinstance(payload["exp"], int | float):
+        raise InvalidToken("Token is malformed.")
+    return Claims(sub=sub, sid=sid, raw=payload), kid, key

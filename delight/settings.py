@@ -198,6 +198,13 @@ DATABASES["default"].update(
 )
 # A database that does not answer must turn into a quick 503, not a hung worker.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+# Parameters sent apart from the SQL, and a query prepared on its fifth run on a connection, so
+# PostgreSQL stops planning it every time (docs/PERFORMANCE.md). Django turns prepared statements
+# off by default for the sake of transaction-mode poolers (PgBouncer before 1.21); behind one of
+# those, set DATABASE_PREPARED_STATEMENTS=0.
+if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
 
 # --- REST framework -------------------------------------------------------------------------
@@ -210,7 +217,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["delight.throttling.UserRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["delight.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "delight.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -5,8 +5,10 @@ by name (422), never silently dropped, so a client learns at once that ``user_id
 ``titel`` did nothing.
 """
 
+import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
 
 from rest_framework import serializers
 
@@ -68,6 +70,60 @@ def choice_field(choices: type, **kwargs) -> serializers.ChoiceField:
     )
 
 
+# The goal's columns in the order goal_representation() reads them (the owner comes separately).
+READ_COLUMNS = (
+    "id",
+    "title",
+    "description",
+    "goal_type",
+    "value_category",
+    "target_date",
+    "status",
+    "created_at",
+    "updated_at",
+)
+_read_columns = attrgetter(*READ_COLUMNS)
+
+
+def _timestamp(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, exactly as DRF's DateTimeField writes it."""
+    if value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def goal_representation(row: Sequence, owner_id: str) -> dict:
+    """The contract's JSON for one goal, from its ``READ_COLUMNS`` values.
+
+    The read path's serializer: building DRF fields per goal costs more than the rest of a list
+    request together (docs/PERFORMANCE.md). ``GoalSerializer`` below still validates writes and
+    documents the schema, and a test holds this function's output equal to its fields'.
+    """
+    (
+        goal_id,
+        title,
+        description,
+        goal_type,
+        value_category,
+        target_date,
+        status,
+        created,
+        updated,
+    ) = row
+    return {
+        "id": str(goal_id),
+        "user_id": owner_id,
+        "title": title,
+        "description": description,
+        "goal_type": goal_type,
+        "value_category": value_category,
+        "target_date": target_date.isoformat() if target_date is not None else None,
+        "status": status,
+        "created_at": _timestamp(created),
+        "updated_at": _timestamp(updated),
+    }
+
+
 class GoalSerializer(serializers.ModelSerializer):
     user_id = serializers.CharField(
         source="user.public_id",
@@ -119,6 +175,9 @@ class GoalSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_representation(self, goal):
+        return goal_representation(_read_columns(goal), goal.user.public_id)
 
     def to_internal_value(self, data):
         errors = {}

@@ -1,12 +1,14 @@
+import uuid
+
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
-from goals import schema, versions
+from goals import queries, schema, versions
 from goals.filters import GoalFilter
 from goals.models import Goal
 from goals.pagination import GoalPagination
-from goals.serializers import GoalSerializer
+from goals.serializers import READ_COLUMNS, GoalSerializer, goal_representation
 from goals.services import StaleGoal, goal_archive, goal_create, goal_update
 
 
@@ -35,7 +37,7 @@ class GoalViewSet(viewsets.ModelViewSet):
     goal: Goal | None = None  # the goal this request answers with, for its ETag
 
     def get_queryset(self):
-        return Goal.objects.owned_by(self.request.user).select_related("user")
+        return Goal.objects.owned_by(self.request.user)
 
     def filter_queryset(self, queryset):
         # Query filters describe lists; a goal fetched by id is found whatever its status.
@@ -44,8 +46,26 @@ class GoalViewSet(viewsets.ModelViewSet):
         return super().filter_queryset(queryset)
 
     def get_object(self):
-        self.goal = super().get_object()
+        """The caller's goal by id: ``owned_by(user).filter(pk=...)``, precompiled (queries.py)."""
+        row = queries.goal_row(self.request.user, uuid.UUID(self.kwargs[self.lookup_field]))
+        if row is None:
+            raise exceptions.NotFound
+        self.goal = Goal.from_db("default", READ_COLUMNS, row)
+        self.goal.user = self.request.user  # its owner, by the query: no query to fetch it
+        self.check_object_permissions(self.request, self.goal)
         return self.goal
+
+    def list(self, request, *args, **kwargs):
+        if any(name in request.query_params for name in GoalFilter.base_filters):
+            rows = self.filter_queryset(self.get_queryset()).values_list(*READ_COLUMNS)
+        else:
+            # No filter asked for: the FilterSet's default (visible goals, newest first) without
+            # building its form, precompiled (queries.py); tests hold both paths equal.
+            rows = queries.VisibleGoals(request.user)
+        # Rows, not model instances: the page is read straight into the contract's JSON.
+        page = self.paginate_queryset(rows)
+        owner_id = request.user.public_id
+        return self.get_paginated_response([goal_representation(row, owner_id) for row in page])
 
     def perform_create(self, serializer):
         self.goal = goal_create(user=self.request.user, **serializer.validated_data)

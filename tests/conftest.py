@@ -17,9 +17,11 @@ def _fresh_process_caches():
     """Per-process caches (known users, key sources) must not carry over between tests."""
     clear_user_cache()
     clerk.key_source.cache_clear()
+    clerk.forget_verified_tokens()
     yield
     clear_user_cache()
     clerk.key_source.cache_clear()
+    clerk.forget_verified_tokens()
 
 
 @pytest.fixture

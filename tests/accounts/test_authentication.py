@@ -86,6 +86,27 @@ def test_expired_token_is_401():
     assert_401(get(make_token(exp=past, iat=past - 60, nbf=past - 60)), "Token has expired.")
 
 
+def test_a_remembered_token_still_expires(settings):
+    settings.CLERK_CLOCK_SKEW_SECONDS = 0
+    token = make_token(exp=int(time.time()) + 2)
+    assert get(token).status_code == 200
+    assert get(token).status_code == 200  # remembered: no second signature check
+    time.sleep(2.5)
+    assert_401(get(token), "Token has expired.")
+
+
+def test_verification_is_remembered_per_token(monkeypatch):
+    token = make_token()
+    assert get(token).status_code == 200
+    calls = []
+    original = clerk._verify_in_full
+    monkeypatch.setattr(clerk, "_verify_in_full", lambda t: calls.append(t) or original(t))
+    assert get(token).status_code == 200
+    assert calls == []
+    assert get(make_token("user_other")).status_code == 200
+    assert len(calls) == 1
+
+
 def test_not_yet_valid_token_is_401():
     assert_401(get(make_token(nbf=int(time.time()) + 120)), "Token is not yet valid.")
 

@@ -129,7 +129,7 @@ def test_settings_read_the_environment(settings):
 )
 def test_database_url_parsing(url, expected):
     parsed = database_from_url(url)
-    assert parsed["ENGINE"] == "django.db.backends.postgresql"
+    assert parsed["ENGINE"] == "delight.postgresql"
     assert {key: parsed[key] for key in expected} == expected
 
 
