@@ -15,7 +15,6 @@ from rest_framework import serializers
 from goals.models import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
-    Goal,
     GoalStatus,
     GoalType,
     ValueCategory,
@@ -85,19 +84,18 @@ READ_COLUMNS = (
 _read_columns = attrgetter(*READ_COLUMNS)
 
 
-def _timestamp(value: dt.datetime) -> str:
-    """ISO 8601 in UTC with ``Z``, exactly as DRF's DateTimeField writes it."""
-    if value.utcoffset():
-        value = value.astimezone(dt.UTC)
-    return value.isoformat().replace("+00:00", "Z")
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC) if value.utcoffset() else value
 
 
 def goal_representation(row: Sequence, owner_id: str) -> dict:
-    """The contract's JSON for one goal, from its ``READ_COLUMNS`` values.
+    """The contract's JSON for one goal, from its ``READ_COLUMNS`` values as PostgreSQL returns
+    them (timestamps in UTC).
 
     The read path's serializer: building DRF fields per goal costs more than the rest of a list
-    request together (docs/PERFORMANCE.md). ``GoalSerializer`` below still validates writes and
-    documents the schema, and a test holds this function's output equal to its fields'.
+    request together (docs/PERFORMANCE.md). The UUID, dates and timestamps are left as they are
+    for the renderer (orjson writes them in C; DRF's encoder writes the same text), and a test
+    holds the rendered JSON equal to what DRF's own fields give.
     """
     (
         goal_id,
@@ -111,20 +109,24 @@ def goal_representation(row: Sequence, owner_id: str) -> dict:
         updated,
     ) = row
     return {
-        "id": str(goal_id),
+        "id": goal_id,
         "user_id": owner_id,
         "title": title,
         "description": description,
         "goal_type": goal_type,
         "value_category": value_category,
-        "target_date": target_date.isoformat() if target_date is not None else None,
+        "target_date": target_date,
         "status": status,
-        "created_at": _timestamp(created),
-        "updated_at": _timestamp(updated),
+        "created_at": created,
+        "updated_at": updated,
     }
 
 
-class GoalSerializer(serializers.ModelSerializer):
+# A goal as the contract shows it; validates what clients write. A plain Serializer with every
+# field declared, not a ModelSerializer: that one introspects the model again for every request
+# (docs/PERFORMANCE.md). (A comment, not a docstring: drf-spectacular would publish it.)
+class GoalSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
     user_id = serializers.CharField(
         source="user.public_id",
         read_only=True,
@@ -160,24 +162,15 @@ class GoalSerializer(serializers.ModelSerializer):
         "restores the goal.",
     )
 
-    class Meta:
-        model = Goal
-        fields = [
-            "id",
-            "user_id",
-            "title",
-            "description",
-            "goal_type",
-            "value_category",
-            "target_date",
-            "status",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
 
     def to_representation(self, goal):
-        return goal_representation(_read_columns(goal), goal.user.public_id)
+        representation = goal_representation(_read_columns(goal), goal.user.public_id)
+        # An instance may hold a timestamp set in Python, in any zone: the contract says UTC.
+        representation["created_at"] = _utc(goal.created_at)
+        representation["updated_at"] = _utc(goal.updated_at)
+        return representation
 
     def to_internal_value(self, data):
         errors = {}

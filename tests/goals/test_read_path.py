@@ -1,6 +1,7 @@
 """The fast read path gives exactly what the plain DRF path gives."""
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -8,10 +9,11 @@ from django.test import RequestFactory
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from delight.renderers import JSONRenderer
 from goals import queries
 from goals.filters import GoalFilter
 from goals.models import Goal
-from goals.serializers import READ_COLUMNS, GoalSerializer
+from goals.serializers import READ_COLUMNS, GoalSerializer, goal_representation
 from tests.factories import GoalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,23 +26,45 @@ class PlainGoalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Goal
-        fields = GoalSerializer.Meta.fields
+        fields = list(GoalSerializer().fields)
 
 
-def test_fast_representation_equals_drf_fields():
+def rendered(data) -> dict:
+    return json.loads(JSONRenderer().render(data))
+
+
+def test_fast_representation_renders_as_drf_fields_do():
     user = UserFactory()
     goals = [
         GoalFactory(user=user, target_date=dt.date(2026, 5, 15), description=None),
         GoalFactory(user=user, title="Ünïcödé ✓", description="multi\nline"),
     ]
-    for goal in Goal.objects.filter(pk__in=[g.pk for g in goals]).select_related("user"):
-        assert GoalSerializer(goal).data == PlainGoalSerializer(goal).data
+    Goal.objects.filter(pk=goals[0].pk).update(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    rows = dict(Goal.objects.filter(user=user).values_list("pk", "pk"))
+    for goal in Goal.objects.filter(pk__in=rows).select_related("user"):
+        expected = rendered(PlainGoalSerializer(goal).data)
+        assert rendered(GoalSerializer(goal).data) == expected
+        assert (
+            rendered(goal_representation(queries.goal_row(user, goal.pk), user.public_id))
+            == expected
+        )
+    assert rendered(PlainGoalSerializer(Goal.objects.get(pk=goals[0].pk)).data)["created_at"] == (
+        "2026-01-01T00:00:00Z"
+    )
 
 
 def test_fast_representation_of_a_non_utc_datetime():
     goal = GoalFactory()
     goal.created_at = goal.created_at.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30)))
-    assert GoalSerializer(goal).data["created_at"] == PlainGoalSerializer(goal).data["created_at"]
+    assert (
+        rendered(GoalSerializer(goal).data)["created_at"]
+        == rendered(PlainGoalSerializer(goal).data)["created_at"]
+    )
+    assert rendered(GoalSerializer(goal).data)["created_at"].endswith("Z")
+
+
+def test_the_renderer_falls_back_for_what_orjson_cannot_write():
+    assert json.loads(JSONRenderer().render({"page": 10**30})) == {"page": 10**30}
 
 
 @pytest.mark.parametrize("query", ["", "?colour=blue", "?page=1&page_size=10"])
