@@ -5,6 +5,7 @@ by name (422), never silently dropped, so a client learns at once that ``user_id
 ``titel`` did nothing.
 """
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -164,6 +165,13 @@ class GoalSerializer(serializers.Serializer):
 
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_fields(self):
+        # DRF deep-copies every declared field for every serializer, re-running each field's
+        # __init__: two thirds of a write's validation time. A shallow copy is enough here:
+        # binding (field name, parent) sets attributes on the copy, and what the copies share
+        # (validators, choices, error messages) is only ever read.
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     def to_representation(self, goal):
         representation = goal_representation(_read_columns(goal), goal.user.public_id)

@@ -96,3 +96,15 @@ def test_the_precompiled_detail_is_scoped_to_its_owner():
     )
     assert queries.goal_row(mine.user, theirs.pk) is None
     assert queries.goal_row(mine.user, uuid.uuid4()) is None
+
+
+def test_serializers_do_not_share_bound_fields():
+    """GoalSerializer copies its declared fields shallowly; each copy is bound to its own parent."""
+    partial = GoalSerializer(data={"title": "Only a title"}, partial=True)
+    full = GoalSerializer(data={"title": "Only a title"})
+    assert partial.is_valid()
+    assert not full.is_valid()
+    assert set(full.errors) == {"goal_type", "value_category"}
+    assert partial.fields["title"].parent is partial
+    assert full.fields["title"].parent is full
+    assert partial.is_valid()  # still partial after the other one validated
