@@ -8,3 +8,24 @@ def without_trailing_slash(endpoints):
         (path.rstrip("/") if path != "/" else path, path_regex, method, callback)
         for path, path_regex, method, callback in endpoints
     ]
+
+
+def contract_details(result, generator, request, public):
+    """What the serializers and filters cannot say through drf-spectacular:
+
+    - request bodies are closed: an unknown or read-only key is a 422 (``additionalProperties``);
+    - an empty filter value means "not given" (``?status=`` lists as if absent).
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in ("GoalRequest", "PatchedGoalRequest"):
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query" and parameter["name"] in EMPTY_MEANS_ABSENT:
+                    parameter["allowEmptyValue"] = True
+    return result
+
+
+EMPTY_MEANS_ABSENT = {"status", "goal_type", "value_category", "ordering"}
