@@ -52,11 +52,17 @@ schema: install ## regenerate docs/openapi.yaml from the code
 lock: install ## re-resolve requirements/*.txt from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements/prod.txt
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q --extra dev -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q --extra dev --extra bench -o requirements/bench.txt
 
-# One synthetic user sends ~30,000 requests a minute in the benchmark: the per-user rate limit
+$(VENV)/.installed-bench: $(INSTALLED) requirements/bench.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --require-hashes -r requirements/bench.txt
+	@touch $@
+
+# One synthetic user sends ~30,000 requests a minute in a benchmark: the per-user rate limit
 # (1,000/min by default) is raised for it, or the run would measure 429s.
-bench: ## the side-by-side benchmark against the story's FastAPI design (../shared/bench)
+bench: $(VENV)/.installed-bench ## side-by-side against the story's FastAPI design, then the service at 1.1 M rows
 	RATE_LIMIT_USER_PER_MINUTE=100000000 ../shared/bench/run $(BENCH_ARGS)
+	$(BIN)/python scripts/bench_scale.py $(if $(QUICK),--quick,)
 
 soak: install ## concurrent creates while PostgreSQL restarts; SHORT=1 for the CI-sized run
 	$(BIN)/python scripts/soak.py $(if $(SHORT),--short,)

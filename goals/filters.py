@@ -2,6 +2,7 @@
 
 import django_filters
 from django.db.models import F
+from rest_framework import serializers
 
 from goals.models import GoalStatus, GoalType, ValueCategory
 
@@ -20,6 +21,8 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if not value:
             return qs
+        if not all(value):  # "title," or ",": an empty key is no key
+            raise serializers.ValidationError({"ordering": ["An ordering key is empty."]})
         keys = [self.get_ordering_value(param) for param in value]
         expressions = []
         for key in keys:

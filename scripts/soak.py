@@ -87,7 +87,7 @@ def main() -> int:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [
             *(str(BIN / "gunicorn"), "delight.wsgi:application", "-c", "gunicorn.conf.py"),
             *("--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"),
