@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "API-TESTING-GUIDE.md"
 BASE = "http://127.0.0.1:8000"
-SHOWN_HEADERS = ("Location", "WWW-Authenticate", "Allow", "Retry-After")
+SHOWN_HEADERS = ("Location", "ETag", "WWW-Authenticate", "Allow", "Retry-After")
 
 INTRO = """# API testing guide
 
@@ -124,6 +124,15 @@ def scenarios() -> list[tuple[str, list[Example]]]:
                     },
                 ),
                 Example("An empty body changes nothing", "PATCH", goal, {}),
+                Example(
+                    "With If-Match naming a version that is no longer current: 412, nothing changes",
+                    "PATCH",
+                    goal,
+                    {"title": "Lost update?"},
+                    headers={"HTTP_IF_MATCH": '"1732000000000000"'},
+                    note="Send the `ETag` of your last read as `If-Match`; without the header the "
+                    "last writer wins.",
+                ),
             ],
         ),
         (
@@ -213,6 +222,8 @@ def curl(example: Example, path: str) -> str:
         parts.append('-H "Authorization: Bearer <a token whose exp has passed>"')
     elif example.token is not None:
         parts.append(f'-H "Authorization: Bearer {example.token}"')
+    for name, value in example.headers.items():
+        parts.append(f"-H '{name[5:].replace('_', '-').title()}: {value}'")
     if example.body is not None or example.raw_body is not None:
         data = example.raw_body if example.raw_body is not None else json.dumps(example.body)
         parts.append(f'-H "Content-Type: {example.content_type}"')
@@ -231,7 +242,7 @@ def send(example: Example, path: str, secrets: dict):
         else (json.dumps(example.body) if example.body is not None else None)
     )
     kwargs = {"content_type": example.content_type} if data is not None else {}
-    return getattr(client, example.method.lower())(path, data, **kwargs)
+    return getattr(client, example.method.lower())(path, data, **kwargs, **example.headers)
 
 
 def render() -> str:
@@ -268,6 +279,7 @@ def render() -> str:
 MASKS = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"), "<timestamp>"),
+    (re.compile(r'ETag: "\d+"'), "ETag: <version>"),
 ]
 
 
