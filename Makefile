@@ -74,4 +74,4 @@ guide: install ## rewrite docs/API-TESTING-GUIDE.md from a real run
 	GUIDE_WRITE=1 $(BIN)/pytest -q -p no:cacheprovider tests/goals/test_api_guide.py
 
 fuzz: install ## a long schemathesis run against the whole API (FUZZ_EXAMPLES, default 500)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -s -q -p no:cacheprovider tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_SEED=$${FUZZ_SEED:-} $(BIN)/pytest -s -q -p no:cacheprovider tests/test_fuzz.py
