@@ -6,7 +6,7 @@ views outside DRF (404/500 pages, health checks) use ``error_response`` for the 
 
 import logging
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -66,8 +66,9 @@ class Conflict(exceptions.APIException):
 
 def _translate(exc):
     """Django and database exceptions as the DRF exceptions the contract maps them to."""
-    if isinstance(exc, Http404):
-        # DRF 3.15+ would say "No Goal matches the given query.": it names the model.
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        # DRF 3.15+ would say "No Goal matches the given query.": it names the model. A row
+        # gone between a request's read and its write is missing too.
         return exceptions.NotFound(NOT_FOUND)
     if isinstance(exc, exceptions.NotFound):
         return exceptions.NotFound(NOT_FOUND)

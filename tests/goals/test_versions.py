@@ -159,3 +159,19 @@ def test_two_concurrent_patches_with_the_same_etag_one_wins(live_server, alice):
         winner = next(title for status, title in results if status == 200)
         assert Goal.objects.get(pk=goal.pk).title == winner
         seen = requests.get(goal_url, headers=headers, timeout=10).headers["ETag"]
+
+
+def test_a_goal_deleted_between_read_and_write_is_404(api, goal, monkeypatch):
+    """The row can vanish (its owner deleted by staff) after get_object() read it."""
+    from goals import views
+
+    original = views.goal_update
+
+    def delete_first(**kwargs):
+        Goal.objects.filter(pk=kwargs["goal"].pk).delete()
+        return original(**kwargs)
+
+    monkeypatch.setattr(views, "goal_update", delete_first)
+    response = api.patch(url(goal), {"title": "Too late"}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
