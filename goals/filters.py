@@ -53,3 +53,9 @@ class GoalFilter(django_filters.FilterSet):
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.visible()
         return queryset
+
+    @classmethod
+    def default(cls, queryset):
+        """The list when no parameter is given, without building a form: visible goals, in the
+        model's default order (newest first)."""
+        return queryset.visible()

@@ -119,5 +119,29 @@ class Goal(models.Model):
         return self.status == GoalStatus.ARCHIVED
 
 
+class GoalCount(models.Model):
+    """How many goals a user has with a status, split over 8 shards by goal id.
+
+    Written only by the ``goal_counts_apply`` trigger on ``goals`` (migration 0003), for every
+    insert, delete and status change, whoever issues it; read by ``goals.queries.goal_total``.
+    A plain ``user_id`` (no foreign key): the trigger brings a deleted user's counts to zero.
+    """
+
+    pk = models.CompositePrimaryKey("user_id", "status", "shard")
+    user_id = models.UUIDField()
+    status = models.CharField(max_length=20)
+    shard = models.SmallIntegerField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "goal_counts"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(n__gte=0), name="goal_counts_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.status}[{self.shard}] = {self.n}"
+
+
 # The ``length`` lookup the description constraint uses.
 models.TextField.register_lookup(Length)

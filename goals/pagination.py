@@ -1,9 +1,19 @@
-"""Page-number pagination with the contract's body and rules.
+"""Page-number pagination with the contract's body and rules, and a keyset cursor beside it.
 
 Unlike DRF's ``PageNumberPagination``: a page past the end is 200 with an empty list and the true
 ``total`` (not 404), an invalid ``page`` or ``page_size`` is a 422 naming it (not silently the
 default), and no OFFSET is ever sent past the end (a huge page number would overflow it).
+
+Deep pages: OFFSET reads and discards every row before the page. In the default order every
+response also carries ``next_cursor`` (null on the last page), an opaque position after its last
+goal; ``?cursor=<next_cursor>`` instead of ``page`` returns the goals after it in one index range
+scan, however deep (``page`` is null in such responses). Same order, no repeats or skips.
 """
+
+import base64
+import binascii
+import datetime as dt
+import uuid
 
 from django.utils.functional import cached_property
 from rest_framework import serializers
@@ -11,15 +21,56 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from goals.serializers import READ_COLUMNS
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
 
+DEFAULT_ORDERINGS = {None, "", "-created_at"}
+_CREATED_AT = READ_COLUMNS.index("created_at")
+_ID = READ_COLUMNS.index("id")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def encode_cursor(row) -> str:
+    micros = (row[_CREATED_AT] - _EPOCH) // dt.timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}.{row[_ID].hex}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        micros, goal_id = (
+            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
+        )
+        return _EPOCH + dt.timedelta(microseconds=int(micros)), uuid.UUID(hex=goal_id)
+    except (ValueError, binascii.Error, OverflowError, UnicodeDecodeError):
+        raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+
 class _Params(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1, required=False)
+    page = serializers.IntegerField(min_value=1, required=False)
     page_size = serializers.IntegerField(
         min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE, required=False
     )
+    cursor = serializers.CharField(required=False, max_length=200)
+    ordering = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if "cursor" in attrs:
+            if "page" in attrs:
+                raise serializers.ValidationError(
+                    {"cursor": ["Use either cursor or page, not both."]}
+                )
+            if attrs.get("ordering") not in DEFAULT_ORDERINGS:
+                raise serializers.ValidationError(
+                    {
+                        "cursor": [
+                            "A cursor follows the default order (newest first): drop ordering."
+                        ]
+                    }
+                )
+        return attrs
 
 
 class GoalPagination(BasePagination):
@@ -27,31 +78,50 @@ class GoalPagination(BasePagination):
         params = _Params(
             data={
                 key: request.query_params[key]
-                for key in ("page", "page_size")
+                for key in ("page", "page_size", "cursor", "ordering")
                 if key in request.query_params
             }
         )
         params.is_valid(raise_exception=True)
         self.request = request
-        self.page = params.validated_data["page"]
         self.page_size = params.validated_data["page_size"]
-        self.total = queryset.count()
-        offset = (self.page - 1) * self.page_size
-        if offset >= self.total:
-            return []
-        return list(queryset[offset : offset + self.page_size])
+        default_order = params.validated_data.get("ordering") in DEFAULT_ORDERINGS
+        if "cursor" in params.validated_data:
+            position = decode_cursor(params.validated_data["cursor"])
+            self.page = None
+            self.total = queryset.count()
+            rows = queryset.after(*position, self.page_size + 1)
+            more = len(rows) > self.page_size
+            rows = rows[: self.page_size]
+        else:
+            self.page = params.validated_data.get("page", 1)
+            self.total = queryset.count()
+            offset = (self.page - 1) * self.page_size
+            if offset >= self.total:
+                rows, more = [], False
+            else:
+                rows = list(queryset[offset : offset + self.page_size])
+                more = offset + len(rows) < self.total
+        self.next_cursor = encode_cursor(rows[-1]) if rows and more and default_order else None
+        return rows
 
     @cached_property
     def _url(self) -> str:
         return self.request.build_absolute_uri()
 
     def get_next_link(self) -> str | None:
+        if self.page is None:  # cursor mode
+            return (
+                replace_query_param(self._url, "cursor", self.next_cursor)
+                if self.next_cursor
+                else None
+            )
         if self.page * self.page_size >= self.total:
             return None
         return replace_query_param(self._url, "page", self.page + 1)
 
     def get_previous_link(self) -> str | None:
-        if self.page == 1:
+        if self.page in (None, 1):  # cursors go forward only
             return None
         if self.page == 2:
             return remove_query_param(self._url, "page")
@@ -66,6 +136,7 @@ class GoalPagination(BasePagination):
                 "page_size": self.page_size,
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
+                "next_cursor": self.next_cursor,
             }
         )
 
@@ -73,14 +144,26 @@ class GoalPagination(BasePagination):
         link = {"type": "string", "format": "uri", "nullable": True}
         return {
             "type": "object",
-            "required": ["goals", "total", "page", "page_size", "next", "previous"],
+            "required": ["goals", "total", "page", "page_size", "next", "previous", "next_cursor"],
             "properties": {
                 "goals": schema,
                 "total": {"type": "integer", "example": 137},
-                "page": {"type": "integer", "example": 1},
+                "page": {
+                    "type": "integer",
+                    "nullable": True,
+                    "example": 1,
+                    "description": "Null when the page was asked for with a cursor.",
+                },
                 "page_size": {"type": "integer", "example": DEFAULT_PAGE_SIZE},
                 "next": {**link, "example": "http://localhost:8000/api/v1/goals?page=2"},
                 "previous": {**link, "example": None},
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "example": "MTc2MzQ2MTgwMDAwMDAwMC41NTBlODQwMGUyOWI0MWQ0YTcxNjQ0NjY1NTQ0MDAwMA",
+                    "description": "In the default order: pass as `cursor` for the goals after "
+                    "this page (null on the last page, or with another ordering).",
+                },
             },
         }
 
@@ -92,6 +175,15 @@ class GoalPagination(BasePagination):
                 "required": False,
                 "description": "Page number, from 1. A page past the end is an empty list.",
                 "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "A `next_cursor` from an earlier answer, instead of `page`: the "
+                "goals after it in the default order (newest first), as fast on page 1,000 as on "
+                "page 1. Not with `page` or another `ordering`.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
             },
             {
                 "name": "page_size",

@@ -56,12 +56,22 @@ class GoalViewSet(viewsets.ModelViewSet):
         return self.goal
 
     def list(self, request, *args, **kwargs):
-        if any(name in request.query_params for name in GoalFilter.base_filters):
-            rows = self.filter_queryset(self.get_queryset()).values_list(*READ_COLUMNS)
+        given = {name for name in GoalFilter.base_filters if name in request.query_params}
+        if given:
+            queryset = self.filter_queryset(self.get_queryset())
         else:
-            # No filter asked for: the FilterSet's default (visible goals, newest first) without
-            # building its form, precompiled (queries.py); tests hold both paths equal.
-            rows = queries.VisibleGoals(request.user)
+            # No filter asked for: the FilterSet's default without building its form, and a
+            # precompiled page query (queries.py); tests hold both paths equal.
+            queryset = GoalFilter.default(self.get_queryset())
+        rows = queries.GoalRows(
+            queryset.values_list(*READ_COLUMNS),
+            request.user,
+            # The filters were valid (filter_queryset raises otherwise); with at most a status
+            # filter the total comes from the counters.
+            status=request.query_params.get("status") or None,
+            counted=given <= {"status", "ordering"},
+            precompiled=not given,
+        )
         # Rows, not model instances: the page is read straight into the contract's JSON.
         page = self.paginate_queryset(rows)
         owner_id = request.user.public_id

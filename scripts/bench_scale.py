@@ -309,6 +309,13 @@ def main() -> int:
 
     service = Service(env, large)
     try:
+        # Where page 1,000 starts, as the service itself encodes it: page 999's next_cursor.
+        with socket.create_connection(("127.0.0.1", service.port)) as sock:
+            sock.sendall(request_bytes("GET", "/api/v1/goals?page=999", heavy))
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        deep_cursor = json.loads(answer.split(b"\r\n\r\n", 1)[1])["next_cursor"]
         created: list[str] = []
         scenarios = {
             "list": lambda i: request_bytes("GET", "/api/v1/goals", typical),
@@ -335,6 +342,9 @@ def main() -> int:
             ),
             "heavy-first": lambda i: request_bytes("GET", "/api/v1/goals", heavy),
             "heavy-deep": lambda i: request_bytes("GET", "/api/v1/goals?page=1000", heavy),
+            "heavy-cursor": lambda i: request_bytes(
+                "GET", f"/api/v1/goals?cursor={deep_cursor}", heavy
+            ),
         }
         asyncio.run(open_loop(service.port, scenarios["list"], 50, 2))  # warm-up
         for name, make in scenarios.items():

@@ -56,6 +56,7 @@ def test_fuzzing_finds_nothing(live_server, settings, tmp_path: Path):
             "20",
             "--report-dir",
             str(tmp_path),
+            *(["--seed", seed] if seed else []),
         ],
         capture_output=True,
         text=True,

@@ -437,7 +437,7 @@ def test_list_goals_only_mine(api, alice, bob):
     response = api.get(GOALS)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"goals", "total", "page", "page_size", "next", "previous"}
+    assert set(body) == {"goals", "total", "page", "page_size", "next", "previous", "next_cursor"}
     assert body["total"] == 2
     assert set(ids(response)) == {str(goal.id) for goal in mine}
     assert all(set(goal) == FIELDS for goal in body["goals"])
@@ -675,3 +675,82 @@ def test_session_writes_need_the_csrf_token(admin_user):
 def test_json_is_the_default_for_clients_that_accept_anything(api, goal):
     response = api.get(GOALS, HTTP_ACCEPT="*/*")
     assert response["Content-Type"] == "application/json"
+
+
+# --- Keyset cursor (deep pages) --------------------------------------------------------------
+
+
+def walk_with_cursor(api, params=None, page_size=3):
+    seen, cursor, requests = [], None, 0
+    while True:
+        query = {"page_size": page_size, **(params or {})}
+        if cursor:
+            query["cursor"] = cursor
+        body = api.get(GOALS, query).json()
+        requests += 1
+        assert body["page"] == (None if cursor else 1)
+        seen += [goal["id"] for goal in body["goals"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            assert body["next"] is None or cursor is None
+            return seen, requests
+        assert requests < 50
+
+
+def test_cursor_walks_every_goal_once_in_the_default_order(api, alice):
+    goals = make_goals(alice, 10)
+    make_goals(alice, 2, status="archived")
+    tied = [g.pk for g in goals[3:7]]
+    Goal.objects.filter(pk__in=tied).update(created_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+    by_pages = []
+    for page in (1, 2, 3, 4):
+        by_pages += ids(api.get(GOALS, {"page_size": 3, "page": page}))
+    seen, requests = walk_with_cursor(api)
+    assert seen == by_pages
+    assert len(seen) == len(set(seen)) == 10
+    assert requests == 4
+
+
+def test_cursor_with_a_status_filter(api, alice):
+    make_goals(alice, 4, status="paused")
+    make_goals(alice, 3, status="active")
+    seen, _ = walk_with_cursor(api, {"status": "paused"}, page_size=2)
+    assert len(seen) == 4
+    assert set(seen) == {str(g.id) for g in Goal.objects.filter(user=alice, status="paused")}
+
+
+def test_next_link_in_cursor_mode_carries_the_cursor(api, alice):
+    make_goals(alice, 5)
+    first = api.get(GOALS, {"page_size": 2}).json()
+    second = api.get(GOALS, {"page_size": 2, "cursor": first["next_cursor"]}).json()
+    assert "cursor=" in second["next"]
+    assert "page=" not in second["next"]
+    assert second["previous"] is None
+    assert second["total"] == 5
+
+
+def test_other_orderings_have_no_cursor(api, alice):
+    make_goals(alice, 5)
+    assert api.get(GOALS, {"page_size": 2, "ordering": "title"}).json()["next_cursor"] is None
+    assert api.get(GOALS, {"page_size": 2, "ordering": "-created_at"}).json()["next_cursor"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": "!!!"},
+        {"cursor": "MTIz"},
+        {"cursor": "x" * 201},
+        {"cursor": "", "page": "2"},
+    ],
+)
+def test_bad_cursors_are_422(api, goal, params):
+    assert_422(api.get(GOALS, params), "cursor")
+
+
+def test_cursor_with_page_or_another_ordering_is_422(api, alice):
+    make_goals(alice, 3)
+    cursor = api.get(GOALS, {"page_size": 1}).json()["next_cursor"]
+    assert_422(api.get(GOALS, {"cursor": cursor, "page": 2}), "cursor")
+    assert_422(api.get(GOALS, {"cursor": cursor, "ordering": "title"}), "cursor")

@@ -280,6 +280,7 @@ MASKS = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"), "<timestamp>"),
     (re.compile(r'ETag: "\d+"'), "ETag: <version>"),
+    (re.compile(r'"next_cursor": "[A-Za-z0-9_-]+"'), '"next_cursor": "<cursor>"'),
 ]
 
 

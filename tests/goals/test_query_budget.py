@@ -30,6 +30,22 @@ def test_list_costs_two_queries_whatever_the_page_size(
     assert len(response.json()["goals"]) == count
 
 
+@pytest.mark.parametrize(
+    "params", [{"status": "active"}, {"ordering": "title"}, {"goal_type": "concrete"}]
+)
+def test_filtered_lists_cost_two_queries(warm_api, alice, params, django_assert_num_queries):
+    GoalFactory.create_batch(5, user=alice)
+    with django_assert_num_queries(2):
+        assert warm_api.get(GOALS, params).status_code == 200
+
+
+def test_a_cursor_page_costs_two_queries(warm_api, alice, django_assert_num_queries):
+    GoalFactory.create_batch(5, user=alice)
+    cursor = warm_api.get(GOALS, {"page_size": 2}).json()["next_cursor"]
+    with django_assert_num_queries(2):
+        assert len(warm_api.get(GOALS, {"page_size": 2, "cursor": cursor}).json()["goals"]) == 2
+
+
 def test_list_page_past_the_end_costs_one_query(warm_api, alice, django_assert_num_queries):
     GoalFactory.create_batch(2, user=alice)
     with django_assert_num_queries(1):

@@ -81,7 +81,12 @@ def test_the_precompiled_default_list_equals_the_filterset(query):
     request = Request(RequestFactory().get(f"/api/v1/goals{query}"))
     through_filterset = GoalFilter(request.query_params, queryset=Goal.objects.owned_by(user)).qs
     expected = list(through_filterset.values_list(*READ_COLUMNS))
-    precompiled = queries.VisibleGoals(user)
+    precompiled = queries.GoalRows(
+        GoalFilter.default(Goal.objects.owned_by(user)).values_list(*READ_COLUMNS),
+        user,
+        counted=True,
+        precompiled=True,
+    )
     assert precompiled.count() == len(expected) == 9
     assert precompiled[0:100] == expected
     assert precompiled[2:5] == expected[2:5]
