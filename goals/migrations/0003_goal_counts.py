@@ -29,7 +29,10 @@ END $$;
 CREATE FUNCTION goal_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM goal_counts_add(NEW.user_id, NEW.status, {SHARD.format(id="NEW.id")}::smallint, 1);
+        -- The hot path (every create), written out rather than through goal_counts_add.
+        INSERT INTO goal_counts AS c (user_id, status, shard, n)
+        VALUES (NEW.user_id, NEW.status, {SHARD.format(id="NEW.id")}, 1)
+        ON CONFLICT (user_id, status, shard) DO UPDATE SET n = c.n + 1;
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM goal_counts_add(OLD.user_id, OLD.status, {SHARD.format(id="OLD.id")}::smallint, -1);
     ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.user_id IS DISTINCT FROM OLD.user_id THEN
