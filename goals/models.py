@@ -120,7 +120,7 @@ class Goal(models.Model):
 
 
 class GoalCount(models.Model):
-    """How many goals a user has with a status, split over 8 shards by goal id.
+    """How many goals a user has with a status, split over 32 shards by goal id.
 
     Written only by the ``goal_counts_apply`` trigger on ``goals`` (migration 0003), for every
     insert, delete and status change, whoever issues it; read by ``goals.queries.goal_total``.

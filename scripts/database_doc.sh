@@ -53,9 +53,9 @@ cat <<'EOF'
   and a partial index would then be unusable (the list sorted the user's whole goal set
   instead). With `status` in `INCLUDE`, the default list reads the index in order, in both plan
   modes (`tests/goals/test_database.py`).
-- `goal_counts` (migration 0003) keeps, per user, status and shard (8, by goal id), the number of
+- `goal_counts` (migration 0003) keeps, per user, status and shard (32, by goal id), the number of
   goals; the `goal_counts_apply` trigger updates it on every insert, delete and status change. A
-  list's `total` sums at most 24 of its rows. Bulk loads pay for it: seeding 1.1 M rows takes
+  list's `total` sums at most 96 of its rows. Bulk loads pay for it: seeding 1.1 M rows takes
   about 4 minutes instead of 1 on this machine.
 
 ```

@@ -1,7 +1,7 @@
 """Per-user goal counts kept by PostgreSQL, so a list's total costs the same for 90,000 goals as
 for 90 (docs/PERFORMANCE.md).
 
-goal_counts holds, for each user and status, the number of goals, split over 8 shards chosen by
+goal_counts holds, for each user and status, the number of goals, split over 32 shards chosen by
 the goal's id: one user's concurrent writes then contend on different rows. A trigger on goals
 keeps it exact for every INSERT, DELETE and status change, whoever issues them (ORM, admin, raw
 SQL, the ON DELETE CASCADE of a user). A status change touches its two rows in a fixed order
@@ -10,7 +10,7 @@ SQL, the ON DELETE CASCADE of a user). A status change touches its two rows in a
 
 from django.db import migrations, models
 
-SHARD = "(get_byte(uuid_send({id}), 15) % 8)"
+SHARD = "(get_byte(uuid_send({id}), 15) % 32)"
 
 CREATE = f"""
 CREATE FUNCTION goal_counts_add(p_user uuid, p_status varchar, p_shard smallint, p_delta int)
