@@ -42,10 +42,26 @@ def test_production_without_a_clerk_key_refuses_to_start():
     assert "No Clerk key: set CLERK_JWT_KEY (PEM) or CLERK_JWKS_URL" in result.stderr
 
 
-def test_manage_py_refuses_too():
-    result = run([sys.executable, "manage.py", "check"], DJANGO_SECRET_KEY="s" * 50)
+def test_manage_py_refuses_in_one_line_when_deployed():
+    """With DATABASE_URL set (a deployment) manage.py applies the production rules."""
+    result = run(
+        [sys.executable, "manage.py", "check"],
+        DJANGO_SECRET_KEY="s" * 50,
+        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+    )
     assert result.returncode != 0
-    assert "No Clerk key" in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "manage.py: No Clerk key: set CLERK_JWT_KEY (PEM) or CLERK_JWKS_URL; required when DJANGO_DEBUG is off."
+    ]
+
+
+def test_manage_py_on_a_developers_machine_needs_no_setup():
+    """Without DATABASE_URL (the embedded database) manage.py runs with DEBUG on."""
+    result = run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
 
 
 def test_gunicorn_refuses_to_start_without_the_secrets():
