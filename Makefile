@@ -26,7 +26,9 @@ run: export DJANGO_DEBUG ?= 1
 run: install ## migrate, print a dev token and a curl line, serve on 127.0.0.1:$(PORT)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py dev_welcome --port $(PORT)
-	exec $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@# --noreload: one process owns the embedded PostgreSQL and stops it on exit (the reloader's
+	@# parent/child pair could race on that at shutdown).
+	exec $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 migrate: export DJANGO_DEBUG ?= 1
 migrate: install ## apply migrations to the local database
