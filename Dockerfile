@@ -8,9 +8,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, from the hash-locked production list, so code changes reuse this layer.
-COPY requirements/prod.txt requirements/prod.txt
-RUN pip install --no-cache-dir --require-hashes -r requirements/prod.txt
+# Dependencies first, so code changes reuse this layer. The image's pip installs only the pinned,
+# hash-checked uv; uv installs exactly the production lock into /opt/venv (nothing resolved,
+# every hash checked) and check_install.py proves the environment is the lock (see Makefile).
+COPY requirements/uv.txt requirements/prod.txt requirements/
+COPY scripts/check_install.py scripts/
+RUN pip install --no-cache-dir --no-deps --only-binary :all: --require-hashes -r requirements/uv.txt \
+    && python -m venv /opt/venv \
+    && uv pip sync --no-cache --require-hashes --strict --python /opt/venv/bin/python requirements/prod.txt \
+    && /opt/venv/bin/python scripts/check_install.py requirements/prod.txt
+ENV PATH=/opt/venv/bin:$PATH
 
 COPY . .
 

@@ -8,16 +8,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+LOCK_ARGS = --python-version 3.11 --generate-hashes -q $(if $(UPGRADE),--upgrade,)
 INSTALLED := $(VENV)/.installed
+UV := $(BIN)/uv
 
 .PHONY: help install run test lint format lock migrate schema guide bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements/dev.txt
+# Installing: the interpreter's bundled pip installs one thing, the pinned and hash-checked uv of
+# requirements/uv.txt (a single wheel, no dependencies, nothing to resolve); uv then makes .venv
+# exactly what the lock says (`uv pip sync`: installs nothing the lock does not pin, removes what
+# it does not name, checks every hash), and check_install.py proves it. pip itself never resolves
+# the lock: pip before 24 takes an extra of a pinned package (pytest-cov's `coverage[toml]`) as a
+# second, unpinned requirement in --require-hashes mode and fetches the index's newest release
+# (pypa/pip#9644), which broke every fresh install the day a new coverage came out.
+$(UV): requirements/uv.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --only-binary :all: \
+		--require-hashes -r requirements/uv.txt
+	@touch $@
+
+$(INSTALLED): requirements/dev.txt $(UV)
+	$(UV) pip sync -q --require-hashes --strict --python $(BIN)/python requirements/dev.txt
+	$(BIN)/python scripts/check_install.py requirements/dev.txt
 	@touch $@
 
 install: $(INSTALLED) ## create .venv and install the locked dependencies
@@ -37,7 +52,8 @@ migrate: install ## apply migrations to the local database
 test: install ## lint, then the whole suite with the coverage gate (90 %)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
 
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .
@@ -51,13 +67,18 @@ schema: export DJANGO_DEBUG ?= 1
 schema: install ## regenerate docs/openapi.yaml from the code
 	$(BIN)/python manage.py spectacular --validate --file docs/openapi.yaml
 
+# Existing pins are kept unless pyproject.toml asks otherwise (uv prefers what the output holds);
+# `make lock UPGRADE=1` takes the newest releases. requirements/uv.txt pins the uv of dev.txt.
 lock: install ## re-resolve requirements/*.txt from pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements/prod.txt
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q --extra dev -o requirements/dev.txt
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q --extra dev --extra bench -o requirements/bench.txt
+	$(UV) pip compile pyproject.toml $(LOCK_ARGS) -o requirements/prod.txt
+	$(UV) pip compile pyproject.toml $(LOCK_ARGS) --extra dev -o requirements/dev.txt
+	$(UV) pip compile pyproject.toml $(LOCK_ARGS) --extra dev --extra bench -o requirements/bench.txt
+	sed -n 's/^\(uv==[^ ]*\).*/\1/p' requirements/dev.txt | \
+		$(UV) pip compile - $(LOCK_ARGS) --no-header -o requirements/uv.txt
 
 $(VENV)/.installed-bench: $(INSTALLED) requirements/bench.txt
-	$(BIN)/python -m pip install --disable-pip-version-check -q --require-hashes -r requirements/bench.txt
+	$(UV) pip sync -q --require-hashes --strict --python $(BIN)/python requirements/bench.txt
+	$(BIN)/python scripts/check_install.py requirements/bench.txt
 	@touch $@
 
 # One synthetic user sends ~30,000 requests a minute in a benchmark: the per-user rate limit
