@@ -1,7 +1,9 @@
 import json
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -10,6 +12,45 @@ from accounts import clerk
 from accounts.services import clear_user_cache
 from tests.factories import GoalFactory, UserFactory
 from tests.tokens import make_token
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git_status() -> set[str] | None:
+    """``git status --porcelain`` of the checkout, or None outside a git work tree."""
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(result.stdout.splitlines()) if result.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_GIT_STATUS] = _git_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test run leaves the tree as it found it: caches, coverage data and screenshots go to
+    ignored or temporary places, and nothing tracked is rewritten."""
+    before = session.config.stash.get(_GIT_STATUS, None)
+    after = _git_status()
+    if before is None or after is None or after <= before:
+        return
+    changed = "\n  ".join(sorted(after - before))
+    session.config.get_terminal_writer().line(
+        f"\nThe test run changed the checkout (git status --porcelain):\n  {changed}", red=True
+    )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_GIT_STATUS = pytest.StashKey[set[str] | None]()
 
 
 @pytest.fixture(autouse=True)

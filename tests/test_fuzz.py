@@ -60,6 +60,7 @@ def test_fuzzing_finds_nothing(live_server, settings, tmp_path: Path):
         ],
         capture_output=True,
         text=True,
+        cwd=tmp_path,  # schemathesis keeps its cache (.schemathesis/) in the working directory
         timeout=900,
         check=False,
         env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"},
