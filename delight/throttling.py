@@ -63,6 +63,8 @@ def client_address(request) -> str:
         return peer[:64]
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     hops = [hop for hop in hops if hop]
+    if _networks(tuple(settings.TRUSTED_PROXIES)) is None:  # "*": the peer's word, one hop
+        return (hops[-1] if hops else peer)[:64]
     for hop in reversed(hops):
         if not is_trusted_proxy(hop):
             return hop[:64]
