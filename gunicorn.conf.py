@@ -7,7 +7,16 @@ import os
 import shutil
 import tempfile
 
-from delight import requestlog
+# --- Prometheus (delight.metrics), first: before anything imports prometheus_client -----------
+# Multiprocess mode: each worker writes its samples under PROMETHEUS_MULTIPROC_DIR, which must be
+# set before prometheus_client is first imported (in the workers, forked from here) and must
+# start empty (https://prometheus.github.io/client_python/multiprocess/). Without the variable a
+# private directory is made for this server and removed when it exits.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="delight-metrics-")
+_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+from delight import requestlog  # noqa: E402 - after PROMETHEUS_MULTIPROC_DIR is set
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Sync workers: each request holds one worker, which holds one persistent database connection.
@@ -68,15 +77,6 @@ logconfig_dict = requestlog.logging_config(
     filters={"client_timeout": {"()": "delight.workers.ClientTimeoutFilter"}},
 )
 
-# --- Prometheus (delight.metrics) ---------------------------------------------------------------
-# Multiprocess mode: each worker writes its samples under PROMETHEUS_MULTIPROC_DIR, which must be
-# set before prometheus_client is first imported (in the workers, forked from here) and must
-# start empty (https://prometheus.github.io/client_python/multiprocess/). Without the variable a
-# private directory is made for this server and removed when it exits.
-_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _own_metrics_dir:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="delight-metrics-")
-_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 _exporter = None
 
 

