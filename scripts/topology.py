@@ -495,6 +495,7 @@ def main() -> int:
     topology = Topology(workdir)
     checks = Checks()
     try:
+        redis.Redis.from_url(REDIS_URL).flushdb()  # rate-limit counters of an earlier run
         topology.create_database()
         print(f"topology: PostgreSQL 127.0.0.1:5432/{topology.database}, Redis {REDIS_URL}")
         pgbouncer_port = topology.start_pgbouncer()
