@@ -1,6 +1,6 @@
 """Prepared statements behind PgBouncer, measured: which is faster, and by how much?
 
-    python scripts/pooler_bench.py [--pgbouncer CMD] [--rounds N] [--seconds S]   (make pooler-bench)
+    python scripts/pooler_bench.py [--pgbouncer CMD] [--rounds N] [--seconds S]
 
 The service (gunicorn, 2 sync workers, gunicorn.conf.py) runs in several configurations at
 once, each on its own port, against one database on 127.0.0.1:5432 (a fresh one, dropped at the
@@ -20,17 +20,17 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from topology import POSTGRES, Topology, free_port, wait_for_port, wait_until_ready  # noqa: E402
+from topology import POSTGRES, Topology, free_port, wait_for_port, wait_until_ready
 
 LUA_CREATE = """
 wrk.method = "POST"
@@ -117,14 +117,19 @@ def main() -> int:
             env["DJANGO_MIGRATE_ON_START"] = "1" if number == 0 else "0"
             web_port = topology.start_web(f"web_{number}", env)
             urls[name] = f"http://127.0.0.1:{web_port}"
-            wait_until_ready(urls[name], topology.processes[f"web_{number}"], topology.logs[f"web_{number}"])
+            wait_until_ready(
+                urls[name], topology.processes[f"web_{number}"], topology.logs[f"web_{number}"]
+            )
 
         reader, writer = topology.token("user_bench_reader"), topology.token("user_bench_writer")
         first = next(iter(urls.values()))
         body = {"title": "Seed", "goal_type": "concrete", "value_category": "health"}
         ids = [
             requests.post(
-                f"{first}/api/v1/goals", json=body, headers={"Authorization": f"Bearer {reader}"}, timeout=10
+                f"{first}/api/v1/goals",
+                json=body,
+                headers={"Authorization": f"Bearer {reader}"},
+                timeout=10,
             ).json()["id"]
             for _ in range(60)
         ]
@@ -143,8 +148,13 @@ def main() -> int:
                     wrk(urls[config] + path, token, 2, script)  # warm-up
                     rate = wrk(urls[config] + path, token, args.seconds, script)
                     results[scenario, config].append(rate)
-                    print(f"round {round_number + 1} {scenario:6} {config:28} {rate:8.1f} req/s", flush=True)
-        print(f"\nmedian requests/s of {args.rounds} rounds ({args.seconds:.0f} s each, wrk 2 threads, 16 connections)")
+                    print(
+                        f"round {round_number + 1} {scenario:6} {config:28} {rate:8.1f} req/s",
+                        flush=True,
+                    )
+        print(
+            f"\nmedian requests/s of {args.rounds} rounds ({args.seconds:.0f} s each, wrk 2 threads, 16 connections)"
+        )
         print(f"{'scenario':8} " + " ".join(f"{c:>28}" for c in configs))
         for scenario in scenarios:
             medians = [statistics.median(results[scenario, c]) for c in configs]
@@ -154,12 +164,9 @@ def main() -> int:
         topology.stop_all()
         with contextlib.suppress(Exception):
             topology.drop_database()
-        import shutil
-
         shutil.rmtree(topology.workdir, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    time.tzset()
     sys.exit(main())

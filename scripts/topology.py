@@ -179,6 +179,9 @@ class Topology:
 
     def start_web(self, name: str, env: dict) -> int:
         port = free_port()
+        metrics_dir = self.workdir / f"{name}-metrics"  # removed with the workdir, crash or not
+        metrics_dir.mkdir()
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         self.start(
             name,
             [

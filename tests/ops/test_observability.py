@@ -114,7 +114,14 @@ def test_make_run_logs_plain_lines(tmp_path):
             "logging.getLogger('delight.request').info('GET /healthz 200 1.0ms')",
         ],
         cwd=ROOT,
-        env={"DJANGO_SETTINGS_MODULE": "delight.settings", "DJANGO_DEBUG": "1", "PATH": ""},
+        env={
+            "DJANGO_SETTINGS_MODULE": "delight.settings",
+            "DJANGO_DEBUG": "1",
+            # Never connected to; set so that settings do not start the embedded PostgreSQL.
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+            "CLERK_JWT_KEY": "unused",
+            "PATH": "",
+        },
         capture_output=True,
         text=True,
         check=True,
