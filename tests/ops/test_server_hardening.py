@@ -93,7 +93,7 @@ def test_a_chunked_body_over_the_limit_is_413(gunicorn):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_live_server_refuses_a_chunked_body_with_411(live_server):
+def test_the_live_server_refuses_a_chunked_body_with_411(live_server, caplog):
     """Django's own server does not decode chunks: the body cannot be read, so it is refused,
     never taken as empty."""
     goal = GoalFactory(user=UserFactory(clerk_user_id="user_chunked_dev"), title="Kept")
@@ -113,6 +113,9 @@ def test_the_live_server_refuses_a_chunked_body_with_411(live_server):
     goal.refresh_from_db()
     assert goal.title == "Kept"
     assert Goal.objects.count() == 1
+    # Logged once, under the route it was sent to (answered before the URL was resolved).
+    routes = [r.http["route"] for r in caplog.records if r.name == "delight.request"]
+    assert routes == ["/api/v1/goals/{pk}", "/api/v1/goals"]
 
 
 # --- item 4: tokens near the 8 KiB cap ------------------------------------------------------
