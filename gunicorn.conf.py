@@ -1,6 +1,7 @@
 """gunicorn settings for production (the Dockerfile's command, the loopback topology of
 scripts/topology.py). Every value can be overridden by an environment variable or on the
-command line. Behind a buffering proxy (deploy/nginx.conf): see docs/SCALING.md."""
+command line. Always behind a buffering proxy (deploy/nginx/delight.conf.template): see
+docs/SCALING.md."""
 
 import multiprocessing
 import os
@@ -38,8 +39,8 @@ max_requests_jitter = max_requests // 10
 # Header limits above the app's own: a Clerk token may be 8 KiB (accounts.clerk.MAX_TOKEN_BYTES),
 # and "Authorization: Bearer " comes on top. gunicorn's default field limit (8,190 bytes) answered
 # a valid 8,170-byte token with its own HTML 431 before the app could see it (issue 12, item 4).
-# At four times the cap every answer about a token is the app's JSON 401; nginx in front has
-# the same limit (large_client_header_buffers in deploy/nginx.conf).
+# At four times the cap every answer about a token is the app's JSON 401; nginx in front has the
+# same limit (large_client_header_buffers in deploy/nginx/delight.conf.template).
 limit_request_field_size = 32768
 limit_request_line = 8190  # gunicorn's maximum; a URL of this service is a few hundred bytes
 limit_request_fields = 100

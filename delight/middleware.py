@@ -46,8 +46,8 @@ class BodySizeLimitMiddleware:
     https://github.com/benoitc/gunicorn/issues/1653), so the body is read here, up to the limit,
     and handed on with its length. Django's runserver (and the test live server) do not decode
     chunks and give the application an empty stream: 411 Length Required, as the contract
-    allows, never an empty body. Behind nginx (deploy/nginx.conf) the question does not arise:
-    it buffers the whole body and sends it on with a Content-Length.
+    allows, never an empty body. Behind nginx (deploy/nginx/delight.conf.template) the question
+    does not arise: it buffers the whole body and sends it on with a Content-Length.
     """
 
     def __init__(self, get_response):

@@ -7,8 +7,8 @@ database connection and warm caches go with it), after 30 s. Here every client s
 timeout (``GUNICORN_CLIENT_TIMEOUT``, 10 s by default): a client silent that long mid-request is
 dropped, and the worker takes the next connection. A client that trickles a byte within each
 deadline is still bounded by ``timeout``. The real guard is the buffering proxy in front
-(deploy/nginx.conf): it reads whole requests before a worker sees them, and its own client
-timeouts bound the slow clients (https://docs.gunicorn.org/en/stable/deploy.html).
+(deploy/nginx/delight.conf.template): it reads whole requests before a worker sees them, and its
+own client timeouts bound the slow clients (https://docs.gunicorn.org/en/stable/deploy.html).
 """
 
 import logging
