@@ -8,12 +8,12 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from delight import throttling
+from delight import metrics, throttling
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def _translate(exc):
         return exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, DatabaseError):
+        metrics.database_error(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
         return ServiceUnavailable()

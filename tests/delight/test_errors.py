@@ -25,3 +25,14 @@ def test_a_conflict_is_logged_by_constraint_never_by_value(caplog):
     (line,) = [r.getMessage() for r in caplog.records if r.name == "delight.api"]
     assert "private.person" not in line
     assert "users_username_key" in line
+
+
+def test_database_errors_are_counted_for_the_metrics():
+    from django.db import OperationalError
+
+    from delight import metrics
+
+    counter = metrics.DATABASE_ERRORS.labels(error="OperationalError")
+    before = counter._value.get()
+    assert _translate(OperationalError("server closed the connection")).status_code == 503
+    assert counter._value.get() == before + 1
