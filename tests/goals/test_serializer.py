@@ -71,3 +71,35 @@ def test_shallow_copies_give_the_errors_drf_gives():
     assert not ours.is_valid()
     assert not plain.is_valid()
     assert ours.errors == plain.errors
+
+
+def _state(field) -> dict:
+    """A declared field's attributes, containers copied, so later changes show."""
+    return {
+        name: (dict(value) if isinstance(value, dict) else list(value))
+        if isinstance(value, dict | list)
+        else value
+        for name, value in vars(field).items()
+    }
+
+
+def test_the_state_shallow_copies_share_is_only_read():
+    """DRF deep-copies fields because binding writes to them; a shallow copy is safe only if
+    nothing writes to what the copies share (validators, choices, error messages). Validate,
+    fail and render through many serializers, and the declared fields are as they were."""
+    before = {name: _state(field) for name, field in GoalSerializer._declared_fields.items()}
+    goal = GoalFactory()
+    bodies = [
+        {"title": "ok", "goal_type": "concrete", "value_category": "craft", "status": "paused"},
+        {"title": " ", "goal_type": "x", "value_category": 1, "target_date": "nope"},
+        {"title": "x" * 300, "description": "y" * 3000, "status": None, "extra": True},
+    ]
+    for body in bodies:
+        for partial in (False, True):
+            serializer = GoalSerializer(goal, data=body, partial=partial)
+            serializer.is_valid()
+            _ = serializer.errors
+            _ = GoalSerializer(goal).data
+            _ = serializer.fields["goal_type"].validators, serializer.fields["title"].validators
+    after = {name: _state(field) for name, field in GoalSerializer._declared_fields.items()}
+    assert after == before
