@@ -25,7 +25,7 @@ def test_schema_documents_the_real_responses(schema_text):
     schema = yaml.safe_load(schema_text)
     assert schema["components"]["securitySchemes"]["ClerkBearer"]["scheme"] == "bearer"
     paths = schema["paths"]
-    assert set(paths) == {"/api/v1/goals", "/api/v1/goals/{id}"}
+    assert set(paths) == {"/api/v1/goals", "/api/v1/goals/{id}", "/api/v1/webhooks/clerk"}
     operations = {
         (path, method): set(operation["responses"])
         for path, item in paths.items()
@@ -48,6 +48,7 @@ def test_schema_documents_the_real_responses(schema_text):
             "503",
         },
         ("/api/v1/goals/{id}", "delete"): {"200", "401", "404", "412", "503"},
+        ("/api/v1/webhooks/clerk", "post"): {"200", "400", "401", "404", "413", "503"},
     }
     listed = paths["/api/v1/goals"]["get"]["responses"]["200"]["content"]["application/json"][
         "schema"
