@@ -8,6 +8,7 @@ so it applies under gunicorn as well as under manage.py.
 import warnings
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from delight import embedded_postgres
@@ -139,7 +140,21 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # Browser clients on other origins (none by default: no CORS headers at all).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-CORS_EXPOSE_HEADERS = ["Location", "ETag", "Retry-After", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "ETag",
+    "Retry-After",
+    "X-Request-ID",
+    "Link",
+    "Idempotent-Replayed",
+]
+CORS_ALLOW_HEADERS = [
+    *default_headers,
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+]
 
 # --- Cache ----------------------------------------------------------------------------------
 # Shared by all worker processes when REDIS_URL is set (rate limits); per process otherwise.
@@ -154,6 +169,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# A user holds at most this many goals, archived ones included (the contract; 409 beyond).
+# Enforced by PostgreSQL (goals.limits); a new value takes effect at the next `migrate`.
+GOALS_PER_USER_LIMIT = env_int("GOALS_PER_USER_LIMIT", 10_000, minimum=1)
 
 RATE_LIMIT_USER_PER_MINUTE = env_int("RATE_LIMIT_USER_PER_MINUTE", 1000, minimum=1)
 RATE_LIMIT_ANON_PER_MINUTE = env_int("RATE_LIMIT_ANON_PER_MINUTE", 600, minimum=1)
@@ -252,7 +271,6 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "delight.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "delight.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
