@@ -124,15 +124,28 @@ def fetch(url: str, *, deadline: float, max_bytes: int) -> bytes:
 
 
 def usable_keys(document) -> dict:
-    """The RS256 signing keys of a JWKS document, by ``kid``."""
-    if not isinstance(document, dict):
-        raise ValueError("JWKS is not a JSON object")
-    keyset = jwt.PyJWKSet.from_dict(document)
-    keys = {
-        key.key_id: key.key
-        for key in keyset.keys
-        if key.key_id and key.key_type == "RSA" and key.public_key_use in (None, "sig")
-    }
+    """The RS256 signing keys of a JWKS document, by ``kid``.
+
+    Key by key: an entry PyJWT cannot read (it raises KeyError for an "oct" key without "k",
+    not one of its own errors) is skipped, so it neither becomes a 500 nor hides the good keys.
+    """
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError('JWKS is not {"keys": [...]}')
+    keys = {}
+    for entry in entries:
+        if not (
+            isinstance(entry, dict)
+            and entry.get("kty") == "RSA"
+            and entry.get("use", "sig") == "sig"
+            and isinstance(entry.get("kid"), str)
+            and entry["kid"]
+        ):
+            continue
+        try:
+            keys[entry["kid"]] = jwt.PyJWK(entry, algorithm="RS256").key
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            continue
     if not keys:
         raise ValueError("JWKS has no RSA signing key with a kid")
     return keys

@@ -238,3 +238,47 @@ def test_a_compressed_answer_nobody_asked_for_is_refused(jwks, caplog):
     jwks.mode = "gzip"
     assert_503(get(make_token(kid="kid_1")))
     assert "unrequested Content-Encoding 'gzip'" in caplog.text
+
+
+def test_only_http_and_https_urls_are_fetched():
+    from accounts import jwks
+
+    for url in ("ftp://127.0.0.1/jwks.json", "file:///etc/passwd", "http:///nohost"):
+        with pytest.raises(jwks.FetchError, match="not an http"):
+            jwks.fetch(url, deadline=DEADLINE, max_bytes=1024)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        "keys",
+        {"keys": "x"},
+        {"keys": []},
+        {"keys": [{"kty": "oct"}]},
+        {"keys": [{"kty": "RSA", "kid": "k", "n": "AQAB"}]},
+        {"keys": [{"kty": "RSA", "kid": "k", "use": "enc", "n": "AQAB", "e": "AQAB"}]},
+    ],
+)
+def test_a_document_without_rsa_signing_keys_is_refused(document):
+    from accounts import jwks
+
+    with pytest.raises(ValueError, match="JWKS"):
+        jwks.usable_keys(document)
+
+
+def test_a_key_set_with_an_unreadable_key_is_503_not_500(jwks):
+    """PyJWT raises KeyError, not one of its own errors, for an "oct" key without "k"."""
+    jwks.document = {"keys": [{"kty": "oct", "kid": "kid_1"}]}
+    assert_503(get(make_token(kid="kid_1")))
+
+
+def test_an_unreadable_key_does_not_hide_the_good_ones(jwks):
+    jwks.document = {
+        "keys": [
+            {"kty": "RSA", "kid": "kid_broken", "n": "!!"},
+            {"kty": "oct", "kid": "kid_hmac"},
+            public_jwk(environment.PRIVATE_KEY, "kid_1"),
+        ]
+    }
+    assert get(make_token(kid="kid_1")).status_code == 200

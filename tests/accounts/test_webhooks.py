@@ -311,7 +311,9 @@ def test_one_valid_signature_among_several_is_enough(secret):
     )
     # Svix sends one value per active secret (during a rotation), space-separated; an odd value
     # among them must not stop the valid one from being found.
-    signed["HTTP_SVIX_SIGNATURE"] = f"{wrong} v2,abc garbage {signed['HTTP_SVIX_SIGNATURE']}"
+    signed["HTTP_SVIX_SIGNATURE"] = (
+        f"{wrong} v2,abc garbage v1,abc v1, v1,a=bc {signed['HTTP_SVIX_SIGNATURE']}"
+    )
     response = APIClient().post(WEBHOOK_URL, body, content_type="application/json", **signed)
     assert response.status_code == 200, response.content
     assert User.objects.filter(clerk_user_id="user_ada").exists()
@@ -458,3 +460,18 @@ def test_the_endpoint_is_documented_for_svix_not_for_api_clients():
         "user.updated",
         "user.deleted",
     }
+
+
+@pytest.mark.parametrize("value", ["v1,abc", "v1,", "v1", "garbage", "v2,c2lnbmF0dXJl"])
+def test_a_header_with_no_usable_v1_signature_is_401(secret, value):
+    body = user_created("user_ada")
+    assert_refused(deliver(secret, body, extra={"HTTP_SVIX_SIGNATURE": value}), 401)
+
+
+def test_an_event_without_a_usable_updated_at_is_applied(secret):
+    data = clerk_events.user_data("user_ada", first_name="Ada")
+    data["updated_at"] = "yesterday"
+    assert deliver(secret, clerk_events.envelope("user.updated", data)).status_code == 200
+    user = User.objects.get(clerk_user_id="user_ada")
+    assert user.first_name == "Ada"
+    assert user.clerk_updated_at is None
