@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401 - registers the OpenAPI security scheme
+        from accounts import (
+            checks,  # noqa: F401 - registers the system checks on the Clerk settings
+            schema,  # noqa: F401 - registers the OpenAPI security scheme
+        )

@@ -5,7 +5,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts import clerk
-from accounts.services import user_for_clerk_id
+from accounts.services import AccountErased, user_for_clerk_id
 
 
 class KeyServiceUnavailable(exceptions.APIException):
@@ -41,7 +41,11 @@ class ClerkAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(str(exc)) from None
         except clerk.KeyServiceUnavailable:
             raise KeyServiceUnavailable() from None
-        user = user_for_clerk_id(claims.sub)
+        try:
+            user = user_for_clerk_id(claims.sub)
+        except AccountErased:
+            # Deleted in Clerk and erased here (issue #14): the token predates the deletion.
+            raise exceptions.AuthenticationFailed(_("This account has been deleted.")) from None
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User account is disabled."))
         return user, claims

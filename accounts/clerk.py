@@ -1,46 +1,55 @@
 """Verifying Clerk session tokens locally, without a call to Clerk per request.
 
-Mirrors what Clerk's own SDKs check (clerk/javascript ``packages/backend/src/jwt/verifyJwt.ts``,
+Mirrors what Clerk's own SDK checks (clerk/javascript ``packages/backend/src/jwt/verifyJwt.ts``
+and ``assertions.ts``, ``packages/backend/src/tokens/verify.ts`` and ``jwtCategories.ts``;
 clerk-sdk-python ``verifytoken.py``), and is stricter where they are lax:
 
 - RS256 only, whatever the token's header says (no ``none``, no HMAC keyed with the public key);
-- ``exp`` required, ``nbf`` and ``iat`` checked when present, all with ``CLERK_CLOCK_SKEW_SECONDS``;
-- ``sub`` and ``sid`` required: every Clerk *session* token carries a session id;
+- a header ``cat`` (Clerk's token category), when present, must be the session category
+  ``cl_B7d4PD111AAA`` or ``cl_I7d4PD111III`` ("ignore": instances that stamp every token so);
+  machine-to-machine tokens (``cl_B7d4PD333AAA``) and JWT templates signed by the same key are not
+  session tokens. Clerk's ``verifyToken`` refuses the M2M category, its ``isNonSessionJwtCategory``
+  every other one; we refuse all of them, and accept no ``cat`` (tokens minted before categories);
+- ``exp`` required, ``nbf`` and ``iat`` checked when present, all with ``CLERK_CLOCK_SKEW_SECONDS``,
+  and all JSON numbers (RFC 7519 section 2, NumericDate; the SDK's ``typeof ... !== 'number'``):
+  no numeric strings, no booleans (a Python ``True`` is an ``int``), nothing infinite or past
+  the year 9999;
+- ``sub`` and ``sid`` required: every Clerk *session* token carries a session id; both printable
+  text (no lone surrogate, NUL or control character: PostgreSQL could not store it);
 - ``iss`` must equal ``CLERK_ISSUER`` when it is set (the SDKs do not check it);
 - ``azp`` must be one of ``CLERK_AUTHORIZED_PARTIES`` when the list is set; missing is rejected;
 - a ``typ`` header other than ``JWT`` and tokens over 8 KiB are rejected before any parsing.
 
 Keys come from a PEM (``CLERK_JWT_KEY``, no network) or a JWKS URL (``CLERK_JWKS_URL``), cached
-in-process; see ``JWKSKeys``.
+in-process; see ``accounts.jwks``.
 """
 
-import logging
-import threading
+import hashlib
+import math
 import time
 from dataclasses import dataclass
 from functools import cache
 
 import jwt
-import requests
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-logger = logging.getLogger(__name__)
+from accounts.jwks import InvalidToken, JWKSKeys, KeyServiceUnavailable
+from accounts.ttlcache import TTLCache
+
+__all__ = ["Claims", "InvalidToken", "KeyServiceUnavailable", "key_source", "verify"]
 
 ALGORITHMS = ["RS256"]
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_KID_LENGTH = 200
-
-
-class InvalidToken(Exception):
-    """The token is not a valid Clerk session token for this service; ``str()`` is the reason."""
-
-
-class KeyServiceUnavailable(Exception):
-    """The JWKS could not be fetched and no usable key is cached: the failure is ours, not the token's."""
+# Clerk's token categories (clerk/javascript packages/backend/src/tokens/jwtCategories.ts).
+SESSION_CATEGORIES = ("cl_B7d4PD111AAA", "cl_I7d4PD111III")
+NUMERIC_DATES = ("exp", "nbf", "iat")
+LATEST_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_ID_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -68,81 +77,6 @@ class StaticKey:
         return self._key
 
 
-class JWKSKeys:
-    """Keys from a JWKS URL, cached per process.
-
-    - A fetched set is trusted for ``ttl`` seconds; after that the next request refetches, so a key
-      removed from the JWKS stops being accepted at most ``ttl`` seconds later.
-    - An unknown ``kid`` (key rotation) refetches at once, but at most once per ``min_refetch``
-      seconds per process: a flood of random ``kid`` values cannot become a flood of fetches.
-    - A failed refresh keeps the last good set; with no set at all it is ``KeyServiceUnavailable``.
-    """
-
-    def __init__(self, url: str, *, ttl: float, timeout: float, min_refetch: float):
-        self.url = url
-        self.ttl = ttl
-        self.timeout = timeout
-        self.min_refetch = min_refetch
-        self._keys: dict[str, object] | None = None
-        self._fetched_at = float("-inf")
-        self._attempted_at = float("-inf")
-        self._lock = threading.Lock()
-        self.fetch_count = 0  # observability, and what the tests count
-
-    def get(self, kid: str | None):
-        if kid is None:
-            raise InvalidToken("Token header has no key id (kid).")
-        keys = self._keys
-        if keys is not None and kid in keys and not self._expired():
-            return keys[kid]
-        with self._lock:
-            # Another thread may have refreshed while this one waited for the lock.
-            if self._keys is None or kid not in self._keys or self._expired():
-                self._maybe_refresh()
-            keys = self._keys
-        if keys is None:
-            raise KeyServiceUnavailable("The signing keys could not be fetched.")
-        try:
-            return keys[kid]
-        except KeyError:
-            raise InvalidToken("Token is signed with an unknown key.") from None
-
-    def _expired(self) -> bool:
-        return time.monotonic() - self._fetched_at >= self.ttl
-
-    def _maybe_refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._attempted_at < self.min_refetch:
-            return
-        self._attempted_at = now
-        self.fetch_count += 1
-        try:
-            response = requests.get(self.url, timeout=self.timeout)
-            response.raise_for_status()
-            keys = _usable_keys(response.json())
-        except (requests.RequestException, ValueError, jwt.PyJWKSetError) as exc:
-            # ValueError covers a body that is not JSON; keep whatever we had.
-            logger.warning("JWKS fetch from %s failed: %s", self.url, exc)
-            return
-        self._keys = keys
-        self._fetched_at = time.monotonic()
-
-
-def _usable_keys(document: dict) -> dict:
-    """The RS256 signing keys of a JWKS document, by ``kid``."""
-    if not isinstance(document, dict):
-        raise ValueError("JWKS is not a JSON object")
-    keyset = jwt.PyJWKSet.from_dict(document)
-    keys = {
-        key.key_id: key.key
-        for key in keyset.keys
-        if key.key_id and key.key_type == "RSA" and key.public_key_use in (None, "sig")
-    }
-    if not keys:
-        raise ValueError("JWKS has no RSA signing key with a kid")
-    return keys
-
-
 @cache
 def key_source() -> StaticKey | JWKSKeys:
     """The key source the settings describe; rebuilt when a test overrides a CLERK_* setting."""
@@ -154,6 +88,8 @@ def key_source() -> StaticKey | JWKSKeys:
             ttl=settings.CLERK_JWKS_CACHE_SECONDS,
             timeout=settings.CLERK_JWKS_TIMEOUT_SECONDS,
             min_refetch=settings.CLERK_JWKS_MIN_REFETCH_SECONDS,
+            max_bytes=settings.CLERK_JWKS_MAX_BYTES,
+            wait=settings.CLERK_JWKS_WAIT_SECONDS,
         )
     raise ImproperlyConfigured("Set CLERK_JWT_KEY or CLERK_JWKS_URL.")
 
@@ -181,31 +117,33 @@ class _Verified:
     claims: Claims
     kid: str | None
     key: object
-    until: float  # monotonic time after which the token is verified again in full
 
 
-_verified: dict[str, _Verified] = {}
-_VERIFIED_MAX_ENTRIES = 10_000
-_VERIFIED_SECONDS = 60.0
+@cache
+def _verified_tokens() -> TTLCache:
+    """Tokens verified in full lately, by their SHA-256 (a key of 32 bytes, not up to 8 KiB)."""
+    return TTLCache(
+        max_entries=settings.CLERK_TOKEN_CACHE_MAX_ENTRIES, ttl=settings.CLERK_TOKEN_CACHE_SECONDS
+    )
 
 
 def verify(token: str) -> Claims:
     """The claims of a valid Clerk session token; ``InvalidToken`` with a short reason otherwise.
 
     A client sends the same token with every request until it refreshes it (Clerk: every minute),
-    so a verified token is remembered for up to a minute: the signature is a pure function of
-    the token and the key, and what can change since (``exp`` passing; the key rotated out of
-    the key set) is checked again on every use. ``nbf`` and ``iat`` held then and still hold.
+    so a verified token is remembered for up to ``CLERK_TOKEN_CACHE_SECONDS``: the signature is a
+    pure function of the token and the key, and what can change since (``exp`` passing; the key
+    rotated out of the key set) is checked again on every use. ``nbf`` and ``iat`` held then
+    and still hold.
     """
     if len(token) > MAX_TOKEN_BYTES:
         raise InvalidToken("Token is too large.")
-    hit = _verified.get(token)
-    if hit is not None and time.monotonic() < hit.until and _still_current(hit):
+    digest = hashlib.sha256(token.encode()).digest()
+    hit = _verified_tokens().get(digest)
+    if hit is not None and _still_current(hit):
         return hit.claims
     claims, kid, key = _verify_in_full(token)
-    if len(_verified) >= _VERIFIED_MAX_ENTRIES:
-        _verified.clear()
-    _verified[token] = _Verified(claims, kid, key, time.monotonic() + _VERIFIED_SECONDS)
+    _verified_tokens().put(digest, _Verified(claims, kid, key))
     return claims
 
 
@@ -220,10 +158,38 @@ def _still_current(hit: _Verified) -> bool:
 
 
 def forget_verified_tokens(**kwargs) -> None:
-    _verified.clear()
+    _verified_tokens.cache_clear()
 
 
 setting_changed.connect(forget_verified_tokens)
+
+
+def is_clerk_id(value) -> bool:
+    """A Clerk user or session id this service can store and compare: text of 1 to 255
+    printable characters. ``isprintable`` is False for lone surrogates (which no UTF-8 encoder,
+    hence no PostgreSQL, accepts: a 500 before), NUL and control characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+def _reason(exc: jwt.InvalidTokenError) -> str:
+    for error_type, reason in _REASONS:
+        if isinstance(exc, error_type):
+            return reason
+    return "Token is malformed."
+
+
+def _dates_are_numbers(payload: dict) -> bool:
+    return all(_is_numeric_date(payload[claim]) for claim in NUMERIC_DATES if claim in payload)
+
+
+def _is_numeric_date(value) -> bool:
+    """RFC 7519's NumericDate: a JSON number (``bool`` is an ``int`` in Python, not in JSON)."""
+    if type(value) not in (int, float):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= LATEST_NUMERIC_DATE
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _verify_in_full(token: str) -> tuple[Claims, str | None, object]:
@@ -235,6 +201,8 @@ def _verify_in_full(token: str) -> tuple[Claims, str | None, object]:
         raise InvalidToken("Token algorithm is not accepted (RS256 only).")
     if "typ" in header and header["typ"] != "JWT":
         raise InvalidToken("Token type is not JWT.")
+    if "cat" in header and header["cat"] not in SESSION_CATEGORIES:
+        raise InvalidToken("Token category is not a session token.")
     kid = header.get("kid")
     if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
         raise InvalidToken("Token key id is malformed.")
@@ -251,11 +219,14 @@ def _verify_in_full(token: str) -> tuple[Claims, str | None, object]:
         )
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidToken(f"Token is missing the '{exc.claim}' claim.") from None
+    except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError) as exc:
+        # PyJWT compares int(value) with the clock, so exp: true is "expired" to it. The
+        # signature held (PyJWT checks it first): say what is wrong with the claim, as Clerk does.
+        if not _dates_are_numbers(jwt.decode(token, options={"verify_signature": False})):
+            raise InvalidToken("Token is malformed.") from None
+        raise InvalidToken(_reason(exc)) from None
     except jwt.InvalidTokenError as exc:
-        for error_type, reason in _REASONS:
-            if isinstance(exc, error_type):
-                raise InvalidToken(reason) from None
-        raise InvalidToken("Token is malformed.") from None
+        raise InvalidToken(_reason(exc)) from None
     except RecursionError:
         raise InvalidToken("Token is malformed.") from None
 
@@ -263,8 +234,8 @@ def _verify_in_full(token: str) -> tuple[Claims, str | None, object]:
     if parties and payload.get("azp") not in parties:
         raise InvalidToken("Token authorized party is not accepted.")
     sub, sid = payload["sub"], payload["sid"]
-    if not (isinstance(sub, str) and 0 < len(sub) <= 255) or not isinstance(sid, str) or not sid:
+    if not (is_clerk_id(sub) and is_clerk_id(sid)):
         raise InvalidToken("Token subject or session id is malformed.")
-    if not isinstance(payload["exp"], int | float):
+    if not _dates_are_numbers(payload):
         raise InvalidToken("Token is malformed.")
     return Claims(sub=sub, sid=sid, raw=payload), kid, key

@@ -200,9 +200,37 @@ CLERK_ISSUER = env_str("CLERK_ISSUER")
 CLERK_AUTHORIZED_PARTIES = env_list("CLERK_AUTHORIZED_PARTIES")
 CLERK_CLOCK_SKEW_SECONDS = env_int("CLERK_CLOCK_SKEW_SECONDS", 5)
 CLERK_JWKS_CACHE_SECONDS = 300  # as Clerk's SDKs
-CLERK_JWKS_TIMEOUT_SECONDS = 3.0
+CLERK_JWKS_TIMEOUT_SECONDS = 3.0  # the whole JWKS fetch (connect, headers, body): accounts.jwks
+CLERK_JWKS_MAX_BYTES = 64 * 1024  # a JWKS is about 1 KB a key; a bigger answer is refused
 CLERK_JWKS_MIN_REFETCH_SECONDS = 5.0  # an unknown kid refetches at most this often per process
+CLERK_JWKS_WAIT_SECONDS = 0.5  # how long an unknown kid waits for another thread's fetch
 CLERK_USER_CACHE_SECONDS = 30  # how long a process trusts that a Clerk user's row exists
+CLERK_USER_CACHE_MAX_ENTRIES = 10_000  # known users per process (accounts.ttlcache)
+CLERK_TOKEN_CACHE_SECONDS = 60  # a verified token is remembered this long (accounts.clerk)
+CLERK_TOKEN_CACHE_MAX_ENTRIES = 10_000
+# Clerk's user.* webhooks (accounts.webhooks), signed by Svix with this secret. Unset, the
+# endpoint answers 404 (and a system check warns with DEBUG off).
+CLERK_WEBHOOK_SIGNING_SECRET = env_str("CLERK_WEBHOOK_SIGNING_SECRET")
+if CLERK_WEBHOOK_SIGNING_SECRET is not None:
+    import base64
+    import binascii
+
+    _whsec = CLERK_WEBHOOK_SIGNING_SECRET.removeprefix("whsec_")
+    try:
+        _whsec_ok = CLERK_WEBHOOK_SIGNING_SECRET.startswith("whsec_") and bool(
+            base64.b64decode(_whsec + "=" * (-len(_whsec) % 4), validate=True)
+        )
+    except binascii.Error:
+        _whsec_ok = False
+    if not _whsec_ok:
+        raise ImproperlyConfigured(
+            "CLERK_WEBHOOK_SIGNING_SECRET must be the whsec_... value from Clerk's webhook "
+            "settings (whsec_ followed by base64)."
+        )
+# Where a process tells the others that a Clerk user was erased (accounts.revocations): Redis
+# with REDIS_URL (every process of every replica), else files in this directory (every process
+# on this host; unset: a private directory under the system's temporary directory).
+CLERK_REVOCATIONS_DIR = env_str("CLERK_REVOCATIONS_DIR")
 CLERK_DEV_KEY_PATH = None
 if CLERK_JWT_KEY is None and CLERK_JWKS_URL is None:
     if not DEBUG:

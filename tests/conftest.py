@@ -108,19 +108,38 @@ class JWKSServer:
     """A real HTTP server on 127.0.0.1 serving a JWKS document the test controls.
 
     ``mode``: "ok" serves ``document``; "down" answers 500; "hang" sleeps past any client
-    timeout before answering. ``requests`` counts what it received.
+    timeout before answering; "drip" sends the headers, then the body one byte every
+    ``drip_interval`` seconds; "drip_headers" sends the status line and headers that way;
+    "huge" streams ``huge_bytes`` of JSON whitespace without a Content-Length, "huge_declared"
+    the same after declaring it; "gzip" compresses the document though nobody asked. ``requests`` counts what it received, ``active`` the answers in
+    progress, ``bytes_sent`` what the client accepted of a "huge" body.
     """
 
     def __init__(self):
         self.document = {"keys": []}
         self.mode = "ok"
         self.requests = 0
+        self.active = 0
+        self.bytes_sent = 0
         self.hang_seconds = 10.0
+        self.drip_interval = 0.5
+        self.huge_bytes = 256 * 1024 * 1024
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 server.requests += 1
+                server.active += 1
+                try:
+                    self._answer()
+                except OSError:
+                    pass  # the client gave up (a broken pipe, a TLS EOF): what limits are for
+                finally:
+                    server.active -= 1
+
+            def _answer(self):
+                if server.mode in ("drip", "drip_headers", "huge", "huge_declared", "gzip"):
+                    return server._misbehave(self)
                 if server.mode == "hang":
                     time.sleep(server.hang_seconds)
                 if server.mode == "down":
@@ -145,6 +164,50 @@ class JWKSServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/.well-known/jwks.json"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def _misbehave(self, handler) -> None:
+        body = json.dumps(self.document).encode()
+        wfile = handler.wfile
+        if self.mode == "drip_headers":
+            head = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 200
+            for byte in head:
+                wfile.write(bytes([byte]))
+                wfile.flush()
+                time.sleep(self.drip_interval)
+            return
+        if self.mode == "gzip":
+            import gzip
+
+            packed = gzip.compress(body)
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Content-Length", str(len(packed)))
+            handler.end_headers()
+            wfile.write(packed)
+            return
+        if self.mode == "drip":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            wfile.flush()
+            for byte in body:
+                wfile.write(bytes([byte]))
+                wfile.flush()
+                time.sleep(self.drip_interval)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        if self.mode == "huge_declared":
+            handler.send_header("Content-Length", str(self.huge_bytes))
+        handler.end_headers()
+        chunk = b" " * (1024 * 1024)
+        sent = 0
+        while sent < self.huge_bytes:
+            wfile.write(chunk)
+            sent += len(chunk)
+            self.bytes_sent = sent
 
     def close(self):
         self.httpd.shutdown()
@@ -173,3 +236,24 @@ def _fresh_rate_limits():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_revocations_dir(tmp_path_factory):
+    """Erasures announced to other processes (accounts.revocations) go to a directory of this run
+    only: nothing left by an earlier run, or by a development server, is seen."""
+    from django.conf import settings
+
+    from accounts import revocations
+
+    settings.CLERK_REVOCATIONS_DIR = str(tmp_path_factory.mktemp("revocations"))
+    revocations.store.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_announced_erasures():
+    """An erasure announced by one test is not seen by the next."""
+    from accounts.services import forget_revocations
+
+    yield
+    forget_revocations()

@@ -34,7 +34,11 @@ BEGIN
         END IF;
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE goal_owner_counts SET goals = goals - 1 WHERE user_id = OLD.user_id;
+        -- An owner with no goal left has no row: an erased user leaves nothing behind.
+        DELETE FROM goal_owner_counts WHERE user_id = OLD.user_id AND goals = 1;
+        IF NOT FOUND THEN
+            UPDATE goal_owner_counts SET goals = goals - 1 WHERE user_id = OLD.user_id;
+        END IF;
     END IF;
     RETURN NULL;
 END $$;

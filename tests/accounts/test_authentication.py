@@ -42,7 +42,7 @@ def test_valid_token_is_accepted_and_creates_the_user():
     assert response.status_code == 200
     user = get_user_model().objects.get(clerk_user_id="user_new")
     assert not user.has_usable_password()
-    assert user.username == "user_new"
+    assert user.username == "clerk:user_new"  # never a local staff name (test_token_claims)
 
 
 def test_second_request_finds_the_user_without_a_write(django_assert_num_queries):

@@ -71,3 +71,36 @@ def test_createsuperuser_can_log_in_to_the_admin(client, monkeypatch):
     )
     assert client.login(username="root", password="a-long-admin-passphrase")
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0002_moves_existing_clerk_usernames_into_the_namespace():
+    """Rows made before issue #12 item 6 had username == Clerk id; after the migration they are
+    "clerk:<id>" (hashed when too long), and local accounts keep their names."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    MigrationExecutor(connection).migrate([("accounts", "0001_initial")])
+    long_id = "user_" + "y" * 200
+    with connection.cursor() as cursor:
+        for username, clerk_id in [
+            ("user_old", "user_old"),
+            ("clerk-" + "0" * 64, long_id),
+            ("staff", None),
+        ]:
+            cursor.execute(
+                "INSERT INTO users (password, is_superuser, username, first_name, last_name, "
+                "email, is_staff, is_active, date_joined, clerk_user_id) "
+                "VALUES ('!', false, %s, '', '', '', false, true, now(), %s)",
+                [username, clerk_id],
+            )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    from accounts.services import username_for
+
+    names = dict(get_user_model().objects.values_list("clerk_user_id", "username"))
+    assert names == {
+        "user_old": "clerk:user_old",
+        long_id: username_for(long_id),
+        None: "staff",
+    }
+    assert names[long_id].startswith("clerk:sha256:")

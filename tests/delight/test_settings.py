@@ -183,10 +183,15 @@ def test_env_helpers(monkeypatch):
 
 
 def test_deploy_checks_pass_with_production_settings():
+    """Production as the README configures it; without the Clerk issuer, authorized parties or
+    webhook secret it warns (tests/accounts/test_checks.py)."""
     result = run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         DJANGO_SECRET_KEY="k" + "".join(chr(33 + i % 90) for i in range(60)),
         CLERK_JWT_KEY=os.environ["CLERK_JWT_KEY"],
+        CLERK_ISSUER="https://clerk.example.test",
+        CLERK_AUTHORIZED_PARTIES="https://app.example.test",
+        CLERK_WEBHOOK_SIGNING_SECRET="whsec_c2VjcmV0LWZvci10aGUtY2hlY2s=",
         DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
     )
     assert result.returncode == 0, result.stderr

@@ -130,3 +130,6 @@ def test_the_owner_counts_follow_every_kind_of_write():
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM users WHERE id = %s", [alice.pk])  # ON DELETE CASCADE
     assert _tallies() == _counts() == {}
+    with connection.cursor() as cursor:  # no row at all is left for an owner without goals
+        cursor.execute("SELECT count(*) FROM goal_owner_counts")
+        assert cursor.fetchone() == (0,)
