@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["delight.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "delight.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "delight.browsable.BrowsableAPIRenderer",  # DRF's, with forms a person can send as offered
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "delight.negotiation.ContentNegotiation",

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
-from goals import queries, schema, versions
+from goals import browsable, queries, schema, versions
 from goals.filters import GoalFilter
 from goals.models import Goal
 from goals.pagination import GoalPagination
@@ -19,7 +19,7 @@ class PreconditionFailed(exceptions.APIException):
 
 
 @extend_schema_view(**schema.GOAL_VIEWSET)
-class GoalViewSet(viewsets.ModelViewSet):
+class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
     """The signed-in user's goals. Another user's goal does not exist here (404, never 403).
 
     Responses carrying one goal carry its version as a strong ``ETag``; ``PATCH`` and ``DELETE``
