@@ -255,16 +255,47 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Delight Goals API",
     "DESCRIPTION": (
-        "Create, list, read, update and archive the long-term goals of the signed-in Clerk user. "
-        "Authenticate with `Authorization: Bearer <Clerk session token>`; in development, "
-        "`.venv/bin/python manage.py dev_token <user_id>` prints one."
+        "Create, list, read, update and archive the long-term goals of the signed-in Clerk user."
+        "\n\n## Authentication\n\n"
+        "Every request sends `Authorization: Bearer <Clerk session token>`. Here, press "
+        "**Authorize** and paste the token alone (without `Bearer`); it is kept across reloads."
+        "\n\n"
+        "- **Production**: the signed-in user's Clerk session token. Your frontend gets it with "
+        "`await getToken()` (Clerk's `useAuth()` in React) or "
+        "`await window.Clerk.session.getToken()`; that line in the browser console of your app, "
+        "signed in, prints one to paste here. Clerk's session tokens live one minute: fetch a "
+        "fresh one when an answer is 401.\n"
+        "- **Development** (`DEBUG` on, no Clerk key configured): `make run` prints a token, "
+        "and `.venv/bin/python manage.py dev_token <user_id>` prints another "
+        "(`--ttl SECONDS`, default 3600).\n\n"
+        "Staff logged in at `/admin/` can also use the browsable API at `/api/v1/goals`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
+    # Swagger UI and ReDoc fetch nothing from outside the service (issue 15): their scripts come
+    # from drf-spectacular-sidecar, no online validator badge, ReDoc on the system's fonts
+    # (delight/templates/delight/redoc.html drops the Google Fonts and the remote logo).
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": True,
+        "deepLinking": True,
+        "validatorUrl": None,
+    },
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+                "headings": {
+                    "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+                },
+                "code": {
+                    "fontFamily": "ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace"
+                },
+            }
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["delight.openapi.without_trailing_slash"],
     "POSTPROCESSING_HOOKS": [
