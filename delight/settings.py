@@ -158,6 +158,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# A user holds at most this many goals, archived ones included (the contract; 409 beyond).
+# Enforced by PostgreSQL (goals.limits); a new value takes effect at the next `migrate`.
+GOALS_PER_USER_LIMIT = env_int("GOALS_PER_USER_LIMIT", 10_000, minimum=1)
+
 RATE_LIMIT_USER_PER_MINUTE = env_int("RATE_LIMIT_USER_PER_MINUTE", 1000, minimum=1)
 RATE_LIMIT_ANON_PER_MINUTE = env_int("RATE_LIMIT_ANON_PER_MINUTE", 600, minimum=1)
 

@@ -41,8 +41,12 @@ DESCRIPTION_MAX_LENGTH = 2000
 
 class GoalQuerySet(models.QuerySet):
     def owned_by(self, user) -> "GoalQuerySet":
-        """The one answer to "whose goals are these?": every caller scopes through it."""
-        return self.filter(user=user)
+        """The one answer to "whose goals are these?": every caller scopes through it.
+
+        Combined with ``user.goals.all()``, so the goals come back knowing their owner, as
+        Django's related managers do it: reading ``goal.user`` costs no query.
+        """
+        return self & user.goals.all()
 
     def visible(self) -> "GoalQuerySet":
         """What a default list shows: everything but archived goals."""
@@ -119,28 +123,29 @@ class Goal(models.Model):
         return self.status == GoalStatus.ARCHIVED
 
 
-class GoalCount(models.Model):
-    """How many goals a user has with a status, split over 32 shards by goal id.
+class GoalOwnerCount(models.Model):
+    """How many goals a user holds (archived ones included): what enforces GOALS_PER_USER_LIMIT.
 
-    Written only by the ``goal_counts_apply`` trigger on ``goals`` (migration 0003), for every
-    insert, delete and status change, whoever issues it; read by ``goals.queries.goal_total``.
-    A plain ``user_id`` (no foreign key): the trigger brings a deleted user's counts to zero.
+    Written only by the ``goals_per_user_limit`` trigger on ``goals`` (migration 0005), on every
+    insert, delete and owner change, whoever issues it: the increment and the limit check are
+    one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE goals < limit``, so concurrent creates at
+    the edge queue on the owner's row and cannot overshoot. A plain ``user_id`` (no foreign key):
+    a deleted user's goals bring it to zero, in any order.
     """
 
-    pk = models.CompositePrimaryKey("user_id", "status", "shard")
-    user_id = models.UUIDField()
-    status = models.CharField(max_length=20)
-    shard = models.SmallIntegerField()
-    n = models.BigIntegerField()
+    user_id = models.UUIDField(primary_key=True)
+    goals = models.IntegerField()
 
     class Meta:
-        db_table = "goal_counts"
+        db_table = "goal_owner_counts"
         constraints = [
-            models.CheckConstraint(condition=models.Q(n__gte=0), name="goal_counts_not_negative")
+            models.CheckConstraint(
+                condition=models.Q(goals__gte=0), name="goal_owner_counts_not_negative"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.status}[{self.shard}] = {self.n}"
+        return f"{self.user_id}: {self.goals} goals"
 
 
 # The ``length`` lookup the description constraint uses.

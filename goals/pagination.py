@@ -8,6 +8,8 @@ Deep pages: OFFSET reads and discards every row before the page. In the default 
 response also carries ``next_cursor`` (null on the last page), an opaque position after its last
 goal; ``?cursor=<next_cursor>`` instead of ``page`` returns the goals after it in one index range
 scan, however deep (``page`` is null in such responses). Same order, no repeats or skips.
+
+The total is a COUNT(*) of the list's own queryset: at most GOALS_PER_USER_LIMIT index entries.
 """
 
 import base64
@@ -15,27 +17,24 @@ import binascii
 import datetime as dt
 import uuid
 
+from django.db.models import Q
 from django.utils.functional import cached_property
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from goals.serializers import READ_COLUMNS
-
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
 
 DEFAULT_ORDERINGS = {None, "", "-created_at"}
-_CREATED_AT = READ_COLUMNS.index("created_at")
-_ID = READ_COLUMNS.index("id")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def encode_cursor(row) -> str:
-    micros = (row[_CREATED_AT] - _EPOCH) // dt.timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}.{row[_ID].hex}".encode()).decode().rstrip("=")
+def encode_cursor(goal) -> str:
+    micros = (goal.created_at - _EPOCH) // dt.timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}.{goal.pk.hex}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
@@ -73,6 +72,17 @@ class _Params(serializers.Serializer):
         return attrs
 
 
+def after(queryset, created_at: dt.datetime, goal_id: uuid.UUID):
+    """The goals after (``created_at``, ``goal_id``) in the default order (newest first).
+
+    ``created_at <= c`` is the index range (it starts the scan at the position, however deep);
+    the rest only decides the few rows that share that instant.
+    """
+    return queryset.filter(
+        Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(pk__lt=goal_id))
+    )
+
+
 class GoalPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         params = _Params(
@@ -87,10 +97,10 @@ class GoalPagination(BasePagination):
         self.page_size = params.validated_data["page_size"]
         default_order = params.validated_data.get("ordering") in DEFAULT_ORDERINGS
         if "cursor" in params.validated_data:
-            position = decode_cursor(params.validated_data["cursor"])
             self.page = None
             self.total = queryset.count()
-            rows = queryset.after(*position, self.page_size + 1)
+            position = decode_cursor(params.validated_data["cursor"])
+            rows = list(after(queryset, *position)[: self.page_size + 1])
             more = len(rows) > self.page_size
             rows = rows[: self.page_size]
         else:

@@ -1,15 +1,14 @@
-import uuid
-
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
-from goals import browsable, queries, schema, versions
-from goals.filters import GoalFilter
+from delight.api import Conflict
+from goals import browsable, schema, versions
+from goals.filters import GoalFilter, GoalFilterBackend
 from goals.models import Goal
 from goals.pagination import GoalPagination
-from goals.serializers import READ_COLUMNS, GoalSerializer, goal_representation
-from goals.services import StaleGoal, goal_archive, goal_create, goal_update
+from goals.serializers import GoalSerializer
+from goals.services import GoalLimitReached, StaleGoal, goal_archive, goal_create, goal_update
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -29,6 +28,7 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
     queryset = Goal.objects.none()  # for schema generation only; get_queryset() is what runs
     serializer_class = GoalSerializer
     filterset_class = GoalFilter
+    filter_backends = [GoalFilterBackend]
     pagination_class = GoalPagination
     lookup_value_regex = (
         "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -46,36 +46,8 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
         return super().filter_queryset(queryset)
 
     def get_object(self):
-        """The caller's goal by id: ``owned_by(user).filter(pk=...)``, precompiled (queries.py)."""
-        row = queries.goal_row(self.request.user, uuid.UUID(self.kwargs[self.lookup_field]))
-        if row is None:
-            raise exceptions.NotFound
-        self.goal = Goal.from_db("default", READ_COLUMNS, row)
-        self.goal.user = self.request.user  # its owner, by the query: no query to fetch it
-        self.check_object_permissions(self.request, self.goal)
+        self.goal = super().get_object()
         return self.goal
-
-    def list(self, request, *args, **kwargs):
-        given = {name for name in GoalFilter.base_filters if name in request.query_params}
-        if given:
-            queryset = self.filter_queryset(self.get_queryset())
-        else:
-            # No filter asked for: the FilterSet's default without building its form, and a
-            # precompiled page query (queries.py); tests hold both paths equal.
-            queryset = GoalFilter.default(self.get_queryset())
-        rows = queries.GoalRows(
-            queryset.values_list(*READ_COLUMNS),
-            request.user,
-            # The filters were valid (filter_queryset raises otherwise); with at most a status
-            # filter the total comes from the counters.
-            status=request.query_params.get("status") or None,
-            counted=given <= {"status", "ordering"},
-            precompiled=not given,
-        )
-        # Rows, not model instances: the page is read straight into the contract's JSON.
-        page = self.paginate_queryset(rows)
-        owner_id = request.user.public_id
-        return self.get_paginated_response([goal_representation(row, owner_id) for row in page])
 
     def perform_create(self, serializer):
         self.goal = goal_create(user=self.request.user, **serializer.validated_data)
@@ -87,7 +59,6 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
             changes=serializer.validated_data,
             expected_versions=self.expected_versions(),
         )
-        serializer.instance = self.goal
 
     def get_success_headers(self, data):
         return {"Location": f"{self.request.path.rstrip('/')}/{data['id']}"}
@@ -112,6 +83,8 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
     def handle_exception(self, exc):
         if isinstance(exc, StaleGoal):
             exc = PreconditionFailed()
+        elif isinstance(exc, GoalLimitReached):
+            exc = Conflict(f"Goal limit reached: {exc}")
         return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -113,9 +113,9 @@ def wait_until_ready(base: str, server: subprocess.Popen) -> None:
         if server.poll() is not None:
             raise SystemExit("gunicorn exited before it served")
         try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+            if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a first answer slowed by load
             pass
         time.sleep(0.2)
     raise SystemExit("the service did not become ready")

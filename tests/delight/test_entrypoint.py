@@ -60,9 +60,9 @@ def test_entrypoint_migrates_and_serves_with_gunicorn():
         deadline = time.monotonic() + 60
         while True:
             try:
-                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
                 break
-            except requests.ConnectionError:
+            except requests.ConnectionError:  # not listening yet (a slow answer fails the test)
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)

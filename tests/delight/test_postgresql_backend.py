@@ -55,3 +55,35 @@ def test_timestamps_are_aware_utc_from_plain_and_named_cursors():
     assert plain == streamed == goal.created_at
     assert plain.tzinfo == dt.UTC
     assert shifted == dt.datetime(2026, 1, 1, 5, 0, 0, 500000, tzinfo=dt.UTC)
+
+
+# The sha256 of Django's DatabaseWrapper.create_cursor source that delight.postgresql's copy was
+# written against (Django 5.2). A new Django that changes it fails here: compare the two, bring
+# the copy in step, then record the new hash.
+DJANGO_CREATE_CURSOR_SHA256 = "5309d92ffca3e8718d0054b64fcd32ce8fb9cb7f260b914e844d4efcda62f81a"
+
+
+def test_the_copied_create_cursor_matches_djangos():
+    import hashlib
+    import inspect
+
+    from django.db.backends.postgresql import base
+
+    source = inspect.getsource(base.DatabaseWrapper.create_cursor)
+    assert hashlib.sha256(source.encode()).hexdigest() == DJANGO_CREATE_CURSOR_SHA256, (
+        "Django's create_cursor changed: re-read delight/postgresql/base.py against it"
+    )
+
+
+def test_the_c_loader_is_found_through_psycopgs_public_adapters():
+    from psycopg.types.datetime import TimestamptzLoader
+
+    from delight.postgresql.base import _C_TIMESTAMPTZ_LOADER
+
+    assert _C_TIMESTAMPTZ_LOADER is not None  # psycopg[binary] is the locked dependency
+    assert not issubclass(_C_TIMESTAMPTZ_LOADER, TimestamptzLoader)
+    connection.ensure_connection()
+    loader = connection.connection.adapters.get_loader(
+        connection.connection.adapters.types["timestamptz"].oid, psycopg.pq.Format.TEXT
+    )
+    assert loader is _C_TIMESTAMPTZ_LOADER

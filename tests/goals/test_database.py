@@ -124,7 +124,7 @@ def test_update_trigger_exists():
                 WHERE tgrelid = 'goals'::regclass AND NOT tgisinternal"""
         )
     )
-    assert set(rows) == {"update_goals_updated_at", "goal_counts_apply"}
+    assert set(rows) == {"update_goals_updated_at", "goals_per_user_limit"}
     assert "BEFORE UPDATE ON public.goals FOR EACH ROW" in rows["update_goals_updated_at"]
 
 

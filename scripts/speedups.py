@@ -1,0 +1,375 @@
+"""Every speed-up the service keeps, measured on and off in one run (make bench-speedups).
+
+    .venv/bin/python scripts/speedups.py [--rounds 7] [--requests 150] [--only NAME,...]
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+The service's WSGI application is called in this process, the bench's four requests (list:
+a 50-goal page; detail; create; patch flipping a status), on a fresh database seeded like the
+bench's reader (60 goals, one in ten archived). For each speed-up, every round measures each
+request with the speed-up on and off, in alternating order, and the report gives the median
+per-request wall time and this process's CPU time (of the fastest batch), and the change the
+speed-up makes. "Off"
+puts back what Django, DRF or psycopg do by themselves (see SPEEDUPS below, one entry each).
+
+Why in-process: on this 2-core machine, shared with other work, an HTTP benchmark's ratios move
+by 15 % or more from one run to the next, far more than the few percent one speed-up is worth;
+the CPU time of the request itself, interleaved on and off, moves by 1-2 %. "gain" is what the
+speed-up adds to the requests a second one worker serves (off time / on time - 1), from the
+fastest batch of each (other work on the machine only ever slows a batch). The headline figures
+against the story's FastAPI design come from ../shared/bench/run (make bench).
+"""
+
+import argparse
+import contextlib
+import io
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATABASE = "delight_speedups"
+
+
+def configure(admin_url: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    global PRIVATE_KEY
+    PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = (
+        PRIVATE_KEY.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    base = admin_url.rsplit("/", 1)[0]
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="delight.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        CLERK_JWT_KEY=pem,
+        DATABASE_URL=f"{base}/{DATABASE}",
+        RATE_LIMIT_USER_PER_MINUTE="1000000000",
+        GOALS_PER_USER_LIMIT="1000000",
+        DJANGO_LOG_LEVEL="WARNING",
+    )
+    for name in ("CLERK_JWKS_URL", "CLERK_ISSUER", "CLERK_AUTHORIZED_PARTIES", "REDIS_URL"):
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed() -> dict:
+    import jwt
+
+    from accounts.models import User
+    from goals.models import Goal
+
+    reader = User.objects.create(clerk_user_id="user_bench_reader", username="user_bench_reader")
+    User.objects.create(clerk_user_id="user_bench_writer", username="user_bench_writer")
+    Goal.objects.bulk_create(
+        Goal(
+            user=reader,
+            title=f"Goal number {i}: something worth doing",
+            description="A description of the goal, of a typical length for a person.",
+            goal_type="concrete" if i % 2 else "abstract",
+            value_category=("health", "craft", "growth", "connection")[i % 4],
+            status="archived" if i % 10 == 0 else "active",
+        )
+        for i in range(60)
+    )
+    now = int(time.time())
+
+    def token(sub: str) -> str:
+        claims = {"sub": sub, "sid": f"sess_{sub}", "iat": now, "nbf": now, "exp": now + 86400}
+        return jwt.encode(claims, PRIVATE_KEY, algorithm="RS256", headers={"kid": "bench"})
+
+    visible = Goal.objects.filter(user=reader).exclude(status="archived").first()
+    return {"reader": token("user_bench_reader"), "writer": token("user_bench_writer"),
+            "goal": str(visible.pk)}  # fmt: skip
+
+
+def requests_of(data: dict) -> dict:
+    create = (
+        b'{"title": "Learn to sail", "description": "Dinghy first, then a keelboat.", '
+        b'"goal_type": "concrete", "value_category": "craft", "target_date": "2027-06-01"}'
+    )
+    flip = {"n": 0}
+
+    def patch_body() -> bytes:
+        flip["n"] += 1
+        return b'{"status": "paused"}' if flip["n"] % 2 else b'{"status": "active"}'
+
+    return {
+        "list": lambda: environ("GET", "/api/v1/goals", data["reader"]),
+        "detail": lambda: environ("GET", f"/api/v1/goals/{data['goal']}", data["reader"]),
+        "create": lambda: environ("POST", "/api/v1/goals", data["writer"], create),
+        "patch": lambda: environ(
+            "PATCH", f"/api/v1/goals/{data['goal']}", data["reader"], patch_body()
+        ),
+    }
+
+
+def environ(method: str, path: str, token: str, body: bytes = b"") -> dict:
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+
+
+def call(app, env: dict) -> str:
+    status = []
+    b"".join(app(env, lambda s, headers, exc_info=None: status.append(s)))
+    return status[0]
+
+
+def reconnect() -> None:
+    from django.db import connection
+
+    connection.close()
+
+
+# --- the speed-ups: name -> (where it lives, a context manager that turns it off) -------------
+
+
+@contextlib.contextmanager
+def _patched(obj, name: str, value):
+    old = obj.__dict__.get(name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        if old is None:
+            delattr(obj, name)
+        else:
+            setattr(obj, name, old)
+
+
+@contextlib.contextmanager
+def drf_representation():
+    from rest_framework import serializers
+
+    from goals.serializers import GoalSerializer
+
+    with _patched(GoalSerializer, "to_representation", serializers.Serializer.to_representation):
+        yield
+
+
+@contextlib.contextmanager
+def drf_deepcopied_fields():
+    from rest_framework import serializers
+
+    from goals.serializers import GoalSerializer
+
+    with _patched(GoalSerializer, "get_fields", serializers.Serializer.get_fields):
+        yield
+
+
+@contextlib.contextmanager
+def drf_negotiation():
+    from rest_framework.negotiation import DefaultContentNegotiation
+
+    from goals.views import GoalViewSet
+
+    with _patched(GoalViewSet, "content_negotiation_class", DefaultContentNegotiation):
+        yield
+
+
+@contextlib.contextmanager
+def drf_json_renderer():
+    from rest_framework import renderers
+
+    from goals.views import GoalViewSet
+
+    with _patched(
+        GoalViewSet,
+        "renderer_classes",
+        [renderers.JSONRenderer, renderers.BrowsableAPIRenderer],
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def no_verified_token_cache():
+    from accounts import clerk
+
+    old = clerk._VERIFIED_SECONDS
+    clerk._VERIFIED_SECONDS = -1.0  # every remembered token is already stale
+    clerk.forget_verified_tokens()
+    try:
+        yield
+    finally:
+        clerk._VERIFIED_SECONDS = old
+
+
+@contextlib.contextmanager
+def no_prepared_statements():
+    from django.db import connection
+
+    options = connection.settings_dict["OPTIONS"]
+    saved = {key: options.pop(key) for key in ("server_side_binding", "prepare_threshold")
+             if key in options}  # fmt: skip
+    reconnect()
+    try:
+        yield
+    finally:
+        options.update(saved)
+        reconnect()
+
+
+@contextlib.contextmanager
+def django_health_check():
+    from django.db.backends.postgresql import base
+
+    from delight.postgresql.base import DatabaseWrapper
+
+    with _patched(
+        DatabaseWrapper,
+        "close_if_health_check_failed",
+        base.DatabaseWrapper.close_if_health_check_failed,
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def python_timestamp_loader():
+    from delight.postgresql.base import DatabaseWrapper
+
+    with _patched(DatabaseWrapper, "_c_loader_applies", lambda self: False):
+        reconnect()
+        yield
+    reconnect()
+
+
+@contextlib.contextmanager
+def filterset_always():
+    from django_filters.rest_framework import DjangoFilterBackend
+
+    from goals.views import GoalViewSet
+
+    with _patched(GoalViewSet, "filter_backends", [DjangoFilterBackend]):
+        yield
+
+
+SPEEDUPS = {
+    "serializer-representation": (
+        "GoalSerializer.to_representation (goals/serializers.py)",
+        drf_representation,
+    ),
+    "serializer-shallow-fields": (
+        "GoalSerializer.get_fields (goals/serializers.py)",
+        drf_deepcopied_fields,
+    ),
+    "filter-default-shortcut": ("goals.filters.GoalFilterBackend", filterset_always),
+    "json-negotiation": (
+        "delight.negotiation.ContentNegotiation",
+        drf_negotiation,
+    ),
+    "orjson-renderer": ("delight.renderers.JSONRenderer", drf_json_renderer),
+    "verified-token-cache": ("accounts.clerk.verify", no_verified_token_cache),
+    "db-health-check": (
+        "DatabaseWrapper.close_if_health_check_failed (delight/postgresql/base.py)",
+        django_health_check,
+    ),
+    "c-timestamp-loader": (
+        "DatabaseWrapper.get_new_connection, create_cursor (delight/postgresql/base.py)",
+        python_timestamp_loader,
+    ),
+    "prepared-statements": (
+        "DATABASES OPTIONS server_side_binding + prepare_threshold (delight/settings.py)",
+        no_prepared_statements,
+    ),
+}
+
+
+def measure(app, make_request, count: int) -> tuple[float, float]:
+    """Mean wall and CPU microseconds per request over ``count`` calls."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        status = call(app, make_request())
+        if not status.startswith("20"):
+            raise SystemExit(f"unexpected answer: {status}")
+    return (
+        (time.perf_counter() - wall) * 1e6 / count,
+        (time.process_time() - cpu) * 1e6 / count,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=4, help="on/off pairs per round")
+    parser.add_argument("--requests", type=int, default=30, help="per batch")
+    parser.add_argument("--only", default="", help="comma-separated speed-up names")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    configure(args.admin_url)
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    scenarios = requests_of(seed())
+    names = [name for name in SPEEDUPS if not args.only or name in args.only.split(",")]
+    for make_request in scenarios.values():  # warm every path, caches and prepared statements
+        for _ in range(30):
+            call(app, make_request())
+
+    results = {name: {scenario: {"on": [], "off": []} for scenario in scenarios} for name in names}
+    for round_number in range(args.rounds):
+        for name in names:
+            for scenario, make_request in scenarios.items():
+                for repeat in range(args.repeats):
+                    order = ("on", "off") if (round_number + repeat) % 2 == 0 else ("off", "on")
+                    for state in order:
+                        with contextlib.ExitStack() as stack:
+                            if state == "off":
+                                stack.enter_context(SPEEDUPS[name][1]())
+                            measure(app, make_request, 6)  # settle (a reconnect, a refill)
+                            results[name][scenario][state].append(
+                                measure(app, make_request, args.requests)
+                            )
+        print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+
+    print(f"{'speed-up':27s} {'request':7s} {'on µs':>8s} {'off µs':>8s} {'gain':>7s}"
+          f" {'cpu on':>8s} {'cpu off':>8s} {'cpu gain':>8s}")  # fmt: skip
+    for name in names:
+        for scenario in scenarios:
+            on = results[name][scenario]["on"]
+            off = results[name][scenario]["off"]
+            # The fastest batch of each: other work on the machine only ever slows a batch down.
+            wall_on, wall_off = (min(x[0] for x in v) for v in (on, off))
+            cpu_on, cpu_off = (min(x[1] for x in v) for v in (on, off))
+            print(
+                f"{name:27s} {scenario:7s} {wall_on:8.0f} {wall_off:8.0f}"
+                f" {100 * (wall_off / wall_on - 1):6.1f}%"
+                f" {cpu_on:8.0f} {cpu_off:8.0f} {100 * (cpu_off / cpu_on - 1):7.1f}%"
+            )
+        print(f"{'':27s} lives in {SPEEDUPS[name][0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The serializer's two speed-ups give exactly what DRF gives without them."""
+
+import datetime as dt
+import json
+
+import pytest
+from rest_framework import serializers
+
+from delight.renderers import JSONRenderer
+from goals.models import Goal
+from goals.serializers import GoalSerializer
+from tests.factories import GoalFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class PlainGoalSerializer(GoalSerializer):
+    """GoalSerializer with DRF's own field handling: the reference."""
+
+    def get_fields(self):
+        return serializers.Serializer.get_fields(self)
+
+    def to_representation(self, instance):
+        return serializers.Serializer.to_representation(self, instance)
+
+
+def rendered(data) -> dict:
+    return json.loads(JSONRenderer().render(data))
+
+
+def test_the_representation_renders_as_drf_fields_do():
+    user = UserFactory()
+    GoalFactory(user=user, target_date=dt.date(2026, 5, 15), description=None)
+    GoalFactory(user=user, title="Ünïcödé ✓", description="multi\nline", status="paused")
+    Goal.objects.filter(user=user).update(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    goals = list(Goal.objects.owned_by(user))
+    assert len(goals) == 2
+    for goal in goals:
+        expected = rendered(PlainGoalSerializer(goal).data)
+        assert rendered(GoalSerializer(goal).data) == expected
+        assert expected["created_at"] == "2026-01-01T00:00:00Z"
+        assert expected["user_id"] == user.clerk_user_id
+    assert rendered(GoalSerializer(goals, many=True).data) == rendered(
+        PlainGoalSerializer(goals, many=True).data
+    )
+
+
+def test_a_created_goal_renders_as_drf_fields_do():
+    """Values straight from INSERT ... RETURNING (and the status default), not from a read."""
+    goal = Goal.objects.create(
+        user=UserFactory(), title="Fresh", goal_type="abstract", value_category="craft"
+    )
+    assert rendered(GoalSerializer(goal).data) == rendered(PlainGoalSerializer(goal).data)
+
+
+def test_shallow_copied_fields_are_bound_to_their_own_serializer():
+    partial = GoalSerializer(data={"title": "Only a title"}, partial=True)
+    full = GoalSerializer(data={"title": "Only a title"})
+    assert partial.is_valid()
+    assert not full.is_valid()
+    assert set(full.errors) == {"goal_type", "value_category"}
+    assert partial.fields["title"].parent is partial
+    assert full.fields["title"].parent is full
+    assert partial.is_valid()  # still partial after the other one validated
+    assert GoalSerializer._declared_fields["title"].parent is None  # the class's stay unbound
+
+
+def test_shallow_copies_give_the_errors_drf_gives():
+    body = {"title": " ", "goal_type": "x", "value_category": None, "target_date": "2026-1-5"}
+    ours, plain = GoalSerializer(data=body), PlainGoalSerializer(data=body)
+    assert not ours.is_valid()
+    assert not plain.is_valid()
+    assert ours.errors == plain.errors
