@@ -138,6 +138,8 @@ def test_list_and_detail_each_have_their_own_description_in_markdown(admin_clien
     assert "<h1>Goals</h1>" in listing
     assert "<h1>Goal</h1>" in detail
     assert '<a href="/docs">Swagger UI</a>' in listing
+    assert 'data-target="#filtersModal"' in listing  # the Filters button the text names
+    assert 'data-target="#filtersModal"' not in detail
     assert "Goal Instance" not in detail
 
 
