@@ -13,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 UV := $(BIN)/uv
 
 .PHONY: help install run test lint format lock migrate schema guide bench bench-speedups soak fuzz clean \
-	chromium screenshots
+	topology chromium screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -103,6 +103,17 @@ guide: install ## rewrite docs/API-TESTING-GUIDE.md from a real run
 
 fuzz: install ## a long schemathesis run against the whole API (FUZZ_EXAMPLES, default 500)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_SEED=$${FUZZ_SEED:-} $(BIN)/pytest -s -q -p no:cacheprovider tests/test_fuzz.py
+
+# --- Operations (docs/SCALING.md) -----------------------------------------------------------
+# The production topology of docker-compose.yml on loopback, from Debian's packages (installed
+# here when missing; CI runs as root): nginx -> two gunicorn instances -> PgBouncer ->
+# PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379; load, one instance killed, checks.
+topology: install ## nginx + 2 gunicorn + PgBouncer + PostgreSQL + Redis on loopback: load, a crash, checks
+	@command -v nginx >/dev/null && command -v pgbouncer >/dev/null || \
+		test -x /usr/sbin/nginx -a -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			-o DPkg::Lock::Timeout=300 nginx pgbouncer; }
+	$(BIN)/python scripts/topology.py $(TOPOLOGY_ARGS)
 
 # Browser tests (tests/browser) drive Debian's Chromium through Playwright (whose own browser
 # download does not work on these machines). Installed here when missing; when it cannot be, this

@@ -8,12 +8,12 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from delight import throttling
+from delight import metrics, throttling
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def _translate(exc):
         return exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, DatabaseError):
+        metrics.database_error(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc)
         return ServiceUnavailable()
@@ -83,7 +85,9 @@ def _translate(exc):
         logger.warning("database refused a value: %s", exc)
         return exceptions.ValidationError({"non_field_errors": ["A value is out of range."]})
     if isinstance(exc, IntegrityError):
-        logger.warning("integrity error: %s", exc)
+        # The constraint's name only: the message would quote the conflicting value (a username,
+        # a Clerk id), which is personal data.
+        logger.warning("integrity error on constraint %s", _constraint_of(exc))
         return Conflict()
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(
@@ -92,20 +96,36 @@ def _translate(exc):
     return exc
 
 
+def _constraint_of(exc) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) or "(unknown)"
+
+
 def validation_body(detail) -> dict:
     """``{"detail": "...", "errors": {field: [messages]}}`` from DRF's error detail."""
     if not isinstance(detail, dict):
         detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
-    errors = {str(field): _messages(value) for field, value in detail.items()}
+    errors = {printable(field): _messages(value) for field, value in detail.items()}
     return {"detail": "Invalid input: " + ", ".join(errors) + ".", "errors": errors}
 
 
 def _messages(value) -> list[str]:
     if isinstance(value, dict):
-        return [f"{key}: {message}" for key, item in value.items() for message in _messages(item)]
+        return [
+            f"{printable(key)}: {message}"
+            for key, item in value.items()
+            for message in _messages(item)
+        ]
     if isinstance(value, list):
         return [message for item in value for message in _messages(item)]
-    return [str(value)]
+    return [printable(value)]
+
+
+def printable(text) -> str:
+    """``text`` as a JSON encoder can write it: a lone surrogate (valid in JSON's input, e.g. a key
+    ``"\\ud800"``, but not Unicode) is shown as its escape, ``\\ud800``, instead of failing
+    the response with a 500."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def json_404(request, exception=None):

@@ -1,29 +1,99 @@
+import io
+
 from django.conf import settings
 from rest_framework.response import Response
 
+from delight import throttling
 from delight.api import NOT_FOUND, error_response
 
+# Set by proxies; believed only from a trusted one (delight.throttling.is_trusted_proxy).
+_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
 
-class BodySizeLimitMiddleware:
-    """413 for a declared body over ``MAX_REQUEST_BODY_BYTES``, before anything reads it.
 
-    Django itself raises ``RequestDataTooBig`` only when the body is first read, deep inside a
-    view, and answers 400; the contract says 413, and there is no reason to start the work.
+class ForwardedHeadersMiddleware:
+    """Drops ``X-Forwarded-*`` from a request whose peer is not a trusted proxy.
+
+    Django's ``SECURE_PROXY_SSL_HEADER`` believes ``X-Forwarded-Proto`` from whoever sends it;
+    where the app can also be reached directly (a replica's port on an internal network), a
+    client could claim HTTPS, or an address in ``X-Forwarded-For``. Without the headers it is
+    what it is: its socket address, on plain HTTP.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if settings.BEHIND_PROXY and not throttling.is_trusted_proxy(
+            request.META.get("REMOTE_ADDR", "")
+        ):
+            for name in _FORWARDING_HEADERS:
+                request.META.pop(name, None)
+        return self.get_response(request)
+
+
+class BodySizeLimitMiddleware:
+    """413 for a body over ``MAX_REQUEST_BODY_BYTES``, before anything else reads it; a chunked
+    body read here, or refused with 411.
+
+    Django itself raises ``RequestDataTooBig`` only when the body is first read, deep inside a
+    view, and answers 400; the contract says 413, and there is no reason to start the work.
+
+    A body sent with ``Transfer-Encoding: chunked`` has no ``Content-Length``, and Django takes a
+    missing length for an empty body: a chunked PATCH answered 200 and changed nothing (issue
+    12, item 1). Whether the body can be read at all depends on the server. gunicorn decodes the
+    chunks and says so with ``wsgi.input_terminated`` (the input ends where the body ends: the de
+    facto WSGI extension https://gist.github.com/mitsuhiko/5721547, set by gunicorn since
+    https://github.com/benoitc/gunicorn/issues/1653), so the body is read here, up to the limit,
+    and handed on with its length. Django's runserver (and the test live server) do not decode
+    chunks and give the application an empty stream: 411 Length Required, as the contract
+    allows, never an empty body. Behind nginx (deploy/nginx/delight.conf.template) the question
+    does not arise: it buffers the whole body and sends it on with a Content-Length.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        if is_chunked(request.META):
+            refused = read_chunked_body(request, limit)
+            if refused is not None:
+                return refused
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.MAX_REQUEST_BODY_BYTES:
-            return error_response(
-                f"Request body is too large (limit {settings.MAX_REQUEST_BODY_BYTES} bytes).", 413
-            )
+        if length > limit:
+            return too_large(limit)
         return self.get_response(request)
+
+
+def is_chunked(meta) -> bool:
+    """A body framed by the transfer coding, not by a length (RFC 9112 section 6.3)."""
+    return "HTTP_TRANSFER_ENCODING" in meta and not meta.get("CONTENT_LENGTH")
+
+
+def read_chunked_body(request, limit: int):
+    """Reads a chunked body into the request (None), or the answer refusing it (411, 413, 400)."""
+    if not request.META.get("wsgi.input_terminated"):
+        return error_response(
+            "A body without Content-Length cannot be read here: send Content-Length.", 411
+        )
+    try:
+        body = request.META["wsgi.input"].read(limit + 1)
+    except OSError:  # the client stopped sending, or sent broken chunks
+        return error_response("The request body could not be read.", 400)
+    if len(body) > limit:
+        return too_large(limit)
+    # Django built its stream from the missing length (an empty one): replace it with the body
+    # read, and give the length to what checks it (DRF reads a body only when it has one).
+    request._stream = io.BytesIO(body)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    return None
+
+
+def too_large(limit: int):
+    return error_response(f"Request body is too large (limit {limit} bytes).", 413)
 
 
 class JSONNotFoundMiddleware:

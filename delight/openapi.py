@@ -13,11 +13,16 @@ def without_trailing_slash(endpoints):
 def contract_details(result, generator, request, public):
     """What the serializers and filters cannot say through drf-spectacular:
 
+    - every field of a goal in an answer is required (nullable where null);
     - request bodies are closed: an unknown or read-only key is a 422 (``additionalProperties``);
     - a title's length is counted after trimming, which JSON Schema cannot say;
     - an empty filter value means "not given" (``?status=`` lists as if absent).
     """
     schemas = result.get("components", {}).get("schemas", {})
+    if "Goal" in schemas:
+        # Every answer carries every field (null where the contract says so): generated clients
+        # must not type `status` or `description` as possibly absent.
+        schemas["Goal"]["required"] = list(schemas["Goal"]["properties"])
     for name in ("GoalRequest", "PatchedGoalRequest"):
         if name in schemas:
             schemas[name]["additionalProperties"] = False
@@ -35,4 +40,16 @@ def contract_details(result, generator, request, public):
     return result
 
 
-EMPTY_MEANS_ABSENT = {"status", "goal_type", "value_category", "ordering"}
+EMPTY_MEANS_ABSENT = {
+    "status",
+    "goal_type",
+    "value_category",
+    "ordering",
+    "updated_after",
+    "updated_before",
+    "created_after",
+    "created_before",
+    "target_date_after",
+    "target_date_before",
+    "q",
+}

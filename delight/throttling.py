@@ -9,8 +9,14 @@ Fixed one-minute windows (one atomic ``INCR`` per request): a client can burst u
 limit across a window boundary, which is fine for abuse protection; exact quotas belong to the
 proxy in front (which should limit too: it sees every request before Python does).
 If the cache is unreachable, requests are let through (logged), never failed.
+
+The client address behind a proxy is the nearest address no trusted proxy vouches for
+(``client_address``): a client reaching the app directly, or writing its own
+``X-Forwarded-For``, cannot pick the address it is counted under.
 """
 
+import functools
+import ipaddress
 import logging
 import time
 
@@ -18,12 +24,14 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from delight import metrics
+
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 
 
-def hit(key: str, limit: int) -> float | None:
+def hit(key: str, limit: int, *, scope: str) -> float | None:
     """Count one request against ``key``; the seconds to wait when over ``limit``, else None."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
@@ -36,16 +44,52 @@ def hit(key: str, limit: int) -> float | None:
         return None
     if count <= limit:
         return None
+    metrics.rate_limited(scope)
     return (window + 1) * WINDOW_SECONDS - now
 
 
 def client_address(request) -> str:
-    """The caller's address: the socket peer, or behind our proxy the address it appended last."""
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip()[:64]
-    return request.META.get("REMOTE_ADDR", "")[:64]
+    """The caller's address, for the per-address limit.
+
+    The socket peer, unless it is a trusted proxy (``DJANGO_BEHIND_PROXY=1`` and the peer in
+    ``FORWARDED_ALLOW_IPS``): then ``X-Forwarded-For`` is read from the right (each proxy
+    appends the address it saw) and the first address that is not itself a trusted proxy is the
+    client. Everything left of it was written by the client and is ignored. A direct caller's
+    ``X-Forwarded-For`` counts for nothing (issue 12, item 10). The same walk as nginx's
+    ``real_ip_recursive`` (https://nginx.org/en/docs/http/ngx_http_realip_module.html).
+    """
+    peer = request.META.get("REMOTE_ADDR", "")
+    if not is_trusted_proxy(peer):
+        return peer[:64]
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if _networks(tuple(settings.TRUSTED_PROXIES)) is None:  # "*": the peer's word, one hop
+        return (hops[-1] if hops else peer)[:64]
+    for hop in reversed(hops):
+        if not is_trusted_proxy(hop):
+            return hop[:64]
+    return (hops[0] if hops else peer)[:64]
+
+
+def is_trusted_proxy(address: str) -> bool:
+    """Whether ``address`` is one of our proxies, whose forwarding headers are believed."""
+    if not settings.BEHIND_PROXY:
+        return False
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
+    if networks is None:  # "*": any peer (only where nothing but the proxy can reach the app)
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+@functools.lru_cache(maxsize=4)
+def _networks(entries: tuple[str, ...]) -> tuple | None:
+    if "*" in entries:
+        return None
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
 class UserRateThrottle(BaseThrottle):
@@ -55,7 +99,7 @@ class UserRateThrottle(BaseThrottle):
         user = request.user
         if not user.is_authenticated:
             return True
-        self._wait = hit(f"user:{user.pk}", settings.RATE_LIMIT_USER_PER_MINUTE)
+        self._wait = hit(f"user:{user.pk}", settings.RATE_LIMIT_USER_PER_MINUTE, scope="user")
         return self._wait is None
 
     def wait(self) -> float | None:
@@ -64,4 +108,6 @@ class UserRateThrottle(BaseThrottle):
 
 def anonymous_wait(request) -> float | None:
     """Count a request whose credentials were missing or invalid; the wait when over the limit."""
-    return hit(f"addr:{client_address(request)}", settings.RATE_LIMIT_ANON_PER_MINUTE)
+    return hit(
+        f"addr:{client_address(request)}", settings.RATE_LIMIT_ANON_PER_MINUTE, scope="address"
+    )

@@ -1,14 +1,99 @@
-"""Query parameters of the goal list: filters and ordering, each invalid value a 422 by name."""
+"""Query parameters of the goal list: filters, search and ordering, each invalid value a 422 by
+name (DjangoFilterBackend raises the form's errors; delight.api makes them the contract's 422)."""
+
+import datetime as dt
+import re
 
 import django_filters
+from django import forms
 from django.db.models import F
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 
 from goals.models import GoalStatus, GoalType, ValueCategory
+from goals.search import matching
 
 ORDERING_FIELDS = ("created_at", "updated_at", "target_date", "title")
 NULLABLE_ORDERING_FIELDS = {"target_date"}
+SEARCH_MAX_LENGTH = 200
+
+# RFC 3339 (section 5.6): a date, "T" (or a space, as RFC 3339 allows), a time, and a zone.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def ordering_param(query_params) -> str | None:
+    """``ordering`` as one comma-separated value, however it was sent: ``ordering=a,b`` or the
+    parameter repeated (``ordering=a&ordering=b``, what generated clients send for arrays)."""
+    values = query_params.getlist("ordering")
+    return ",".join(values) if values else None
+
+
+class TimestampField(forms.Field):
+    """An RFC 3339 timestamp with its zone, exactly: a naive one is ambiguous, so refused."""
+
+    default_error_messages = {
+        "invalid": "Enter an RFC 3339 timestamp with a zone, e.g. 2026-01-31T09:30:00Z. "
+        "(In a query string, send a '+' of the zone as %%2B.)",  # %%: the message is %-formatted
+        "naive": "The timestamp has no zone: add Z or an offset such as +02:00.",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        match = _RFC3339.fullmatch(value.strip())
+        if match is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if match["zone"] is None:
+            raise forms.ValidationError(self.error_messages["naive"], code="naive")
+        try:
+            return dt.datetime.fromisoformat(value.strip().upper().replace(" ", "T"))
+        except ValueError:  # 2026-02-30, 25:00, an offset past 24 hours
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class TimestampFilter(django_filters.Filter):
+    field_class = TimestampField
+
+
+class DayField(forms.DateField):
+    """``YYYY-MM-DD`` exactly, as the goal's own ``target_date`` (strptime takes "2026-6-1")."""
+
+    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD."}
+
+    def to_python(self, value):
+        if value not in self.empty_values and not _DAY.fullmatch(str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class DayFilter(django_filters.DateFilter):
+    field_class = DayField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, input_formats=["%Y-%m-%d"], **kwargs)
+
+
+class GoalFilterForm(forms.Form):
+    """Ranges: a lower bound later than its upper bound is refused, naming the lower bound."""
+
+    RANGES = [
+        ("updated_after", "updated_before"),
+        ("created_after", "created_before"),
+        ("target_date_after", "target_date_before"),
+    ]
+
+    def clean(self):
+        data = super().clean()
+        for lower, upper in self.RANGES:
+            low, high = data.get(lower), data.get(upper)
+            if low is not None and high is not None and low > high:
+                self.add_error(lower, f"Must not be later than {upper}.")
+        return data
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -39,23 +124,71 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 class GoalFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=GoalStatus.choices,
-        help_text="Only goals with this status. Without it, archived goals are left out.",
+        help_text="Only goals with this status. Without it, archived goals are left out (but "
+        "see `updated_after`).",
     )
     goal_type = django_filters.ChoiceFilter(choices=GoalType.choices)
     value_category = django_filters.ChoiceFilter(choices=ValueCategory.choices)
+    updated_after = TimestampFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Goals changed at or after this RFC 3339 timestamp. Without `status`, archived "
+        "goals are included, so a client that syncs learns what was archived.",
+    )
+    updated_before = TimestampFilter(
+        field_name="updated_at", lookup_expr="lte", help_text="Goals changed at or before this."
+    )
+    created_after = TimestampFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Goals created at or after this."
+    )
+    created_before = TimestampFilter(
+        field_name="created_at", lookup_expr="lte", help_text="Goals created at or before this."
+    )
+    target_date_after = DayFilter(
+        field_name="target_date",
+        lookup_expr="gte",
+        help_text="Target date on or after (YYYY-MM-DD).",
+    )
+    target_date_before = DayFilter(
+        field_name="target_date",
+        lookup_expr="lte",
+        help_text="Target date on or before (YYYY-MM-DD).",
+    )
+    q = django_filters.CharFilter(
+        method="search",
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="Words in the title or description, case- and accent-insensitive; each word "
+        "also matches as the start of a word, so results follow typing ('caf' finds 'Café').",
+    )
     ordering = StableOrderingFilter(
         fields=ORDERING_FIELDS,
-        help_text="One or more of created_at, updated_at, target_date, title (comma-separated), "
-        "each optionally prefixed with '-' for descending. Default: -created_at.",
+        help_text="One or more of created_at, updated_at, target_date, title, comma-separated or "
+        "the parameter repeated, each optionally prefixed with '-' for descending. Default: "
+        "-created_at. `id` breaks ties, so pages never repeat or skip a goal.",
     )
+
+    class Meta:
+        form = GoalFilterForm
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and len(data.getlist("ordering")) > 1:
+            data = data.copy()
+            data["ordering"] = ordering_param(data)
+        super().__init__(data, *args, **kwargs)
 
     def filter_queryset(self, queryset):
         return self.shown(super().filter_queryset(queryset), self.form.cleaned_data)
 
     @staticmethod
     def shown(queryset, params: dict):
-        """Which goals a list shows: without ``status``, the visible ones (all but archived)."""
-        return queryset if params.get("status") else queryset.visible()
+        """Which goals a list shows: without ``status``, the visible ones (all but archived);
+        a sync (``updated_after``) sees archived goals too, so it learns what was archived."""
+        if params.get("status") or params.get("updated_after"):
+            return queryset
+        return queryset.visible()
+
+    def search(self, queryset, name, value):
+        return queryset.filter(matching(value))
 
 
 class GoalFilterBackend(DjangoFilterBackend):

@@ -8,8 +8,12 @@ a new value category is one migration.
 
 from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Length, Now
+
+from goals.search import SearchDocument
 
 
 class GoalType(models.TextChoices):
@@ -73,6 +77,12 @@ class Goal(models.Model):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     # Set by the trigger update_goals_updated_at on every UPDATE, whoever issues it.
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # The words ?q= searches (goals.search), kept by PostgreSQL itself.
+    search_document = models.GeneratedField(
+        expression=SearchDocument("title", "description"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     objects = GoalQuerySet.as_manager()
 
@@ -113,6 +123,9 @@ class Goal(models.Model):
                 include=["status"],
                 name="idx_goals_user_created",
             ),
+            # Incremental sync: updated_after=... in updated_at order, an index range scan.
+            models.Index(fields=["user", "updated_at", "id"], name="idx_goals_user_updated"),
+            GinIndex(fields=["search_document"], name="idx_goals_search"),
         ]
 
     def __str__(self) -> str:
@@ -146,6 +159,40 @@ class GoalOwnerCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.goals} goals"
+
+
+class IdempotencyKey(models.Model):
+    """A create sent with ``Idempotency-Key``, and the answer it got (goals.idempotency).
+
+    One row per user and key (the unique constraint is what makes concurrent retries create one
+    goal), kept until ``expires_at`` (24 hours) and pruned after: opportunistically by the next
+    keyed create, and by ``manage.py prune_idempotency_keys``.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,  # ON DELETE CASCADE in the database too (migration 0007)
+        related_name="+",
+        db_index=False,  # the unique (user, key) index leads with user_id
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the body as parsed JSON.")
+    # The answer: written in the transaction that claimed the key, so never empty once committed.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    body = models.JSONField(null=True)
+    headers = models.JSONField(null=True)
+    created_at = models.DateTimeField(db_default=Now())
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "idempotency_keys"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_keys_user_key")
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="idx_idempotency_keys_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.status_code}"
 
 
 # The ``length`` lookup the description constraint uses.

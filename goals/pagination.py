@@ -15,6 +15,7 @@ The total is a COUNT(*) of the list's own queryset: at most GOALS_PER_USER_LIMIT
 import base64
 import binascii
 import datetime as dt
+import math
 import uuid
 
 from django.db.models import Q
@@ -23,6 +24,8 @@ from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from goals.filters import ordering_param
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -85,13 +88,14 @@ def after(queryset, created_at: dt.datetime, goal_id: uuid.UUID):
 
 class GoalPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
-        params = _Params(
-            data={
-                key: request.query_params[key]
-                for key in ("page", "page_size", "cursor", "ordering")
-                if key in request.query_params
-            }
-        )
+        data = {
+            key: request.query_params[key]
+            for key in ("page", "page_size", "cursor")
+            if key in request.query_params
+        }
+        if (ordering := ordering_param(request.query_params)) is not None:
+            data["ordering"] = ordering
+        params = _Params(data=data)
         params.is_valid(raise_exception=True)
         self.request = request
         self.page_size = params.validated_data["page_size"]
@@ -137,17 +141,32 @@ class GoalPagination(BasePagination):
             return remove_query_param(self._url, "page")
         return replace_query_param(self._url, "page", self.page - 1)
 
+    def get_first_link(self) -> str:
+        return remove_query_param(remove_query_param(self._url, "cursor"), "page")
+
+    def get_last_link(self) -> str:
+        last = max(1, math.ceil(self.total / self.page_size))
+        url = remove_query_param(self._url, "cursor")
+        return (
+            replace_query_param(url, "page", last) if last > 1 else remove_query_param(url, "page")
+        )
+
     def get_paginated_response(self, data):
+        next_link, previous_link = self.get_next_link(), self.get_previous_link()
+        links = [(self.get_first_link(), "first"), (previous_link, "prev")]
+        links += [(next_link, "next"), (self.get_last_link(), "last")]
         return Response(
             {
                 "goals": data,
                 "total": self.total,
                 "page": self.page,
                 "page_size": self.page_size,
-                "next": self.get_next_link(),
-                "previous": self.get_previous_link(),
+                "next": next_link,
+                "previous": previous_link,
                 "next_cursor": self.next_cursor,
-            }
+            },
+            # RFC 8288 web links, for clients that page by headers (GitHub-style).
+            headers={"Link": ", ".join(f'<{url}>; rel="{rel}"' for url, rel in links if url)},
         )
 
     def get_paginated_response_schema(self, schema):

@@ -1,9 +1,11 @@
+import orjson
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from delight.api import Conflict
-from goals import browsable, schema, versions
+from delight.renderers import JSONRenderer
+from goals import browsable, idempotency, schema, versions
 from goals.filters import GoalFilter, GoalFilterBackend
 from goals.models import Goal
 from goals.pagination import GoalPagination
@@ -49,6 +51,18 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
         self.goal = super().get_object()
         return self.goal
 
+    def create(self, request, *args, **kwargs):
+        key = request.headers.get(idempotency.HEADER)
+        if key is None:
+            return super().create(request, *args, **kwargs)
+        return idempotency.run_once(
+            user=request.user,
+            key=idempotency.valid_key(key),
+            data=request.data,
+            run=lambda: super(GoalViewSet, self).create(request, *args, **kwargs),
+            render=lambda response: orjson.loads(JSONRenderer().render(response.data)),
+        )
+
     def perform_create(self, serializer):
         self.goal = goal_create(user=self.request.user, **serializer.validated_data)
         serializer.instance = self.goal
@@ -61,7 +75,10 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
         )
 
     def get_success_headers(self, data):
-        return {"Location": f"{self.request.path.rstrip('/')}/{data['id']}"}
+        return {
+            "Location": f"{self.request.path.rstrip('/')}/{data['id']}",
+            "ETag": versions.etag(self.goal.updated_at),
+        }
 
     def retrieve(self, request, *args, **kwargs):
         goal = self.get_object()

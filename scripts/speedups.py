@@ -190,16 +190,6 @@ def drf_deepcopied_fields():
 
 
 @contextlib.contextmanager
-def drf_negotiation():
-    from rest_framework.negotiation import DefaultContentNegotiation
-
-    from goals.views import GoalViewSet
-
-    with _patched(GoalViewSet, "content_negotiation_class", DefaultContentNegotiation):
-        yield
-
-
-@contextlib.contextmanager
 def drf_json_renderer():
     from rest_framework import renderers
 
@@ -285,10 +275,6 @@ SPEEDUPS = {
         drf_deepcopied_fields,
     ),
     "filter-default-shortcut": ("goals.filters.GoalFilterBackend", filterset_always),
-    "json-negotiation": (
-        "delight.negotiation.ContentNegotiation",
-        drf_negotiation,
-    ),
     "orjson-renderer": ("delight.renderers.JSONRenderer", drf_json_renderer),
     "verified-token-cache": ("accounts.clerk.verify", no_verified_token_cache),
     "db-health-check": (

@@ -25,29 +25,22 @@ def test_schema_documents_the_real_responses(schema_text):
     schema = yaml.safe_load(schema_text)
     assert schema["components"]["securitySchemes"]["ClerkBearer"]["scheme"] == "bearer"
     paths = schema["paths"]
-    assert set(paths) == {"/api/v1/goals", "/api/v1/goals/{id}"}
+    assert {"/api/v1/goals", "/api/v1/goals/{id}"} <= set(paths)
+    goal_paths = {path: paths[path] for path in ("/api/v1/goals", "/api/v1/goals/{id}")}
     operations = {
         (path, method): set(operation["responses"])
-        for path, item in paths.items()
+        for path, item in goal_paths.items()
         for method, operation in item.items()
         if method != "parameters"
     }
+    common = {"401", "429", "503"}
+    writes = {"400", "406", "411", "413", "415", "422"}
     assert operations == {
-        ("/api/v1/goals", "get"): {"200", "401", "422", "503"},
-        ("/api/v1/goals", "post"): {"201", "400", "401", "413", "415", "422", "503"},
-        ("/api/v1/goals/{id}", "get"): {"200", "304", "401", "404", "503"},
-        ("/api/v1/goals/{id}", "patch"): {
-            "200",
-            "400",
-            "401",
-            "404",
-            "412",
-            "413",
-            "415",
-            "422",
-            "503",
-        },
-        ("/api/v1/goals/{id}", "delete"): {"200", "401", "404", "412", "503"},
+        ("/api/v1/goals", "get"): {"200", "406", "422", *common},
+        ("/api/v1/goals", "post"): {"201", "409", *writes, *common},
+        ("/api/v1/goals/{id}", "get"): {"200", "304", "404", "406", *common},
+        ("/api/v1/goals/{id}", "patch"): {"200", "404", "412", *writes, *common},
+        ("/api/v1/goals/{id}", "delete"): {"200", "404", "406", "412", *common},
     }
     listed = paths["/api/v1/goals"]["get"]["responses"]["200"]["content"]["application/json"][
         "schema"
@@ -55,6 +48,40 @@ def test_schema_documents_the_real_responses(schema_text):
     assert listed["$ref"].endswith("PaginatedGoalList")
     parameters = {p["name"] for p in paths["/api/v1/goals"]["get"]["parameters"]}
     assert {"status", "goal_type", "value_category", "ordering", "page", "page_size"} <= parameters
+    assert {"updated_after", "created_before", "target_date_after", "q"} <= parameters
+
+
+def test_the_schema_is_written_for_generated_clients(schema_text):
+    """Readable operation ids and one tag; every header the routes send; every field of an
+    answer required (generated types must not call `status` optional)."""
+    schema = yaml.safe_load(schema_text)
+    operations = {
+        operation["operationId"]: operation
+        for path in ("/api/v1/goals", "/api/v1/goals/{id}")
+        for method, operation in schema["paths"][path].items()
+    }
+    assert set(operations) == {"listGoals", "createGoal", "getGoal", "updateGoal", "archiveGoal"}
+    assert all(operation["tags"] == ["goals"] for operation in operations.values())
+
+    def headers(operation_id: str, status: str) -> set[str]:
+        return set(operations[operation_id]["responses"][status].get("headers", {}))
+
+    assert {"Location", "ETag", "Idempotent-Replayed"} <= headers("createGoal", "201")
+    assert "Link" in headers("listGoals", "200")
+    assert "ETag" in headers("getGoal", "200")
+    assert "WWW-Authenticate" in headers("getGoal", "401")
+    assert "Retry-After" in headers("listGoals", "429")
+    assert "Retry-After" in headers("updateGoal", "503")
+    create_headers = {p["name"] for p in operations["createGoal"]["parameters"]}
+    assert "Idempotency-Key" in create_headers
+    goal = schema["components"]["schemas"]["Goal"]
+    assert goal["required"] == list(goal["properties"])
+    assert goal["properties"]["description"]["nullable"] is True
+    assert "GoalRequest" in schema["components"]["schemas"]  # requests have their own shape
+    for operation in operations.values():
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] in {"updated_after", "q", "target_date_before", "Idempotency-Key"}:
+                assert parameter.get("examples"), parameter["name"]
 
 
 def test_schema_and_docs_are_served(client):

@@ -6,18 +6,18 @@ Both live in PostgreSQL itself, so raw SQL, QuerySet.update() and deletes outsid
 from django.db import migrations
 
 # Django creates the foreign key without an ON DELETE clause (it cascades in Python); replace it
-# with one that cascades in the database, under the same name.
-_REPLACE_USER_FK = """
+# with one that cascades in the database, under the same name. (Migration 0007 reuses it.)
+REPLACE_USER_FK = """
 DO $$
 DECLARE fk text;
 BEGIN
     SELECT conname INTO STRICT fk FROM pg_constraint
-     WHERE conrelid = 'goals'::regclass AND contype = 'f'
+     WHERE conrelid = '{table}'::regclass AND contype = 'f'
        AND conkey = ARRAY[(SELECT attnum FROM pg_attribute
-                            WHERE attrelid = 'goals'::regclass AND attname = 'user_id')];
-    EXECUTE format('ALTER TABLE goals DROP CONSTRAINT %I', fk);
+                            WHERE attrelid = '{table}'::regclass AND attname = 'user_id')];
+    EXECUTE format('ALTER TABLE {table} DROP CONSTRAINT %I', fk);
     EXECUTE format(
-        'ALTER TABLE goals ADD CONSTRAINT %I FOREIGN KEY (user_id) REFERENCES users (id) '
+        'ALTER TABLE {table} ADD CONSTRAINT %I FOREIGN KEY (user_id) REFERENCES users (id) '
         '{on_delete} DEFERRABLE INITIALLY DEFERRED', fk);
 END $$;
 """
@@ -50,8 +50,8 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
-            _REPLACE_USER_FK.format(on_delete="ON DELETE CASCADE"),
-            reverse_sql=_REPLACE_USER_FK.format(on_delete=""),
+            REPLACE_USER_FK.format(table="goals", on_delete="ON DELETE CASCADE"),
+            reverse_sql=REPLACE_USER_FK.format(table="goals", on_delete=""),
         ),
         migrations.RunSQL(CREATE_TRIGGER, reverse_sql=DROP_TRIGGER),
     ]

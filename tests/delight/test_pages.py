@@ -2,6 +2,7 @@
 request log, with DEBUG off (production) and on (make run)."""
 
 import io
+import json
 import logging
 import uuid
 
@@ -133,7 +134,8 @@ def test_a_request_id_is_echoed_or_made(client):
 
 
 def test_every_log_line_of_a_request_carries_its_id(client):
-    """Through the configured console handler, as the process writes it."""
+    """Through the configured console handler, as the process writes it: JSON lines with DEBUG
+    off (production; the plain format of make run is tested in tests/ops/test_logs.py)."""
     (console,) = [
         handler
         for handler in logging.getLogger().handlers
@@ -146,6 +148,11 @@ def test_every_log_line_of_a_request_carries_its_id(client):
         logging.getLogger("goals").warning("outside any request")
     finally:
         console.setStream(previous)
-    lines = stream.getvalue().splitlines()
-    assert any("[trace-me]" in line and "GET unmatched 404" in line for line in lines), lines
-    assert any("[-]" in line and "outside any request" in line for line in lines), lines
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert any(
+        line["request_id"] == "trace-me" and line["message"].startswith("GET unmatched 404")
+        for line in lines
+    ), lines
+    assert any(
+        line["request_id"] == "-" and line["message"] == "outside any request" for line in lines
+    ), lines

@@ -41,7 +41,9 @@ def test_requests_without_valid_credentials_are_limited_per_address(settings, al
 
 
 def test_behind_a_proxy_the_forwarded_address_counts(settings, rf):
+    """From a trusted proxy (FORWARDED_ALLOW_IPS); other peers: tests/ops/test_server_hardening.py."""
     settings.BEHIND_PROXY = True
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     request = rf.get("/", HTTP_X_FORWARDED_FOR="198.51.100.9, 203.0.113.50", REMOTE_ADDR="10.0.0.1")
     assert throttling.client_address(request) == "203.0.113.50"
     settings.BEHIND_PROXY = False

@@ -21,7 +21,15 @@ pytestmark = pytest.mark.django_db
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "API-TESTING-GUIDE.md"
 BASE = "http://127.0.0.1:8000"
-SHOWN_HEADERS = ("Location", "ETag", "WWW-Authenticate", "Allow", "Retry-After")
+SHOWN_HEADERS = (
+    "Location",
+    "ETag",
+    "Idempotent-Replayed",
+    "Link",
+    "WWW-Authenticate",
+    "Allow",
+    "Retry-After",
+)
 
 INTRO = """# API testing guide
 
@@ -149,6 +157,76 @@ def scenarios() -> list[tuple[str, list[Example]]]:
             ],
         ),
         (
+            "For clients that retry, sync and search",
+            [
+                Example(
+                    "Create with an Idempotency-Key: 201, and the answer is kept for 24 hours",
+                    "POST",
+                    "/api/v1/goals",
+                    {
+                        "title": "Ouvrir un Café à Zürich",
+                        "goal_type": "concrete",
+                        "value_category": "craft",
+                    },
+                    headers={"HTTP_IDEMPOTENCY_KEY": "0b6a4f3e-9c1d-4d8e-a2b7-5f0c3e1a9d42"},
+                    note="Send a new key (a UUID) with every create; resend the same key with "
+                    "the same body when you do not know whether the first attempt arrived.",
+                ),
+                Example(
+                    "The retry: the same answer, Idempotent-Replayed, no second goal",
+                    "POST",
+                    "/api/v1/goals",
+                    {
+                        "title": "Ouvrir un Café à Zürich",
+                        "goal_type": "concrete",
+                        "value_category": "craft",
+                    },
+                    headers={"HTTP_IDEMPOTENCY_KEY": "0b6a4f3e-9c1d-4d8e-a2b7-5f0c3e1a9d42"},
+                ),
+                Example(
+                    "The same key with another body: 422",
+                    "POST",
+                    "/api/v1/goals",
+                    {"title": "Something else", "goal_type": "concrete", "value_category": "craft"},
+                    headers={"HTTP_IDEMPOTENCY_KEY": "0b6a4f3e-9c1d-4d8e-a2b7-5f0c3e1a9d42"},
+                ),
+                Example(
+                    "Search: words of the title or description, accents and case aside, as typed",
+                    "GET",
+                    "/api/v1/goals?q=cafe%20zur",
+                ),
+                Example(
+                    "Incremental sync: what changed since the last sync, archived goals included",
+                    "GET",
+                    "/api/v1/goals?updated_after=2026-01-01T00:00:00Z&ordering=updated_at&page_size=2",
+                    note="Keep the newest `updated_at` you received and send it as "
+                    "`updated_after` next time (bounds are inclusive: the goal at the bound comes "
+                    "again; key your cache by `id`). The `Link` header pages through the rest.",
+                ),
+                Example(
+                    "A timestamp without a zone: 422",
+                    "GET",
+                    "/api/v1/goals?updated_after=2026-01-01T00:00:00",
+                ),
+                Example(
+                    "Deadlines in a window",
+                    "GET",
+                    "/api/v1/goals?target_date_after=2026-01-01&target_date_before=2026-12-31",
+                ),
+                Example(
+                    "An ordering key that is not one: 422, whichever the spelling",
+                    "GET",
+                    "/api/v1/goals?ordering=goal_type&ordering=-created_at&page_size=2",
+                ),
+                Example(
+                    "Several ordering keys, the parameter repeated (what generated clients send)",
+                    "GET",
+                    "/api/v1/goals?ordering=-target_date&ordering=title&page_size=2",
+                    note="`ordering=-target_date,title` is the same.",
+                ),
+            ],
+        ),
+        (
             "Errors",
             [
                 Example(
@@ -233,7 +311,7 @@ def curl(example: Example, path: str) -> str:
 
 
 def send(example: Example, path: str, secrets: dict):
-    client = APIClient()
+    client = APIClient(HTTP_HOST="127.0.0.1:8000")  # the README's address
     if example.token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secrets.get(example.token, example.token)}")
     data = (

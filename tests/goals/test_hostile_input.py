@@ -75,3 +75,40 @@ def test_odd_query_values_are_4xx_or_ignored(api, value, timed):
 )
 def test_odd_paths_are_404(api, path, timed):
     assert api.get(path).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("method", "body", "field"),
+    [
+        ("POST", rb'{"\ud800": 1}', "\\ud800"),
+        ("POST", rb'{"title": "t", "goal_type": "\ud800", "value_category": "craft"}', "goal_type"),
+        ("PATCH", rb'{"status": "\udfff"}', "status"),
+        ("PATCH", rb'{"\udfff\ud800x": "y"}', "\\udfff\\ud800x"),
+    ],
+)
+def test_lone_surrogates_echoed_in_errors_are_a_422_not_a_500(live_server, method, body, field):
+    """Issue #12 item 5: a lone surrogate is valid JSON input but no encoder can write it back;
+    the error names it by its escape."""
+    import requests
+
+    from goals.models import Goal
+    from tests.factories import UserFactory
+    from tests.tokens import make_token
+
+    owner = UserFactory(clerk_user_id="user_surrogates")
+    goal = Goal.objects.create(user=owner, title="t", goal_type="concrete", value_category="craft")
+    path = GOALS if method == "POST" else f"{GOALS}/{goal.pk}"
+    response = requests.request(
+        method,
+        f"{live_server.url}{path}",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {make_token('user_surrogates')}",
+            "Content-Type": "application/json",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert field in errors, errors

@@ -1,0 +1,234 @@
+"""Hardening of the server side (issue 12, items 1, 4, 9 and 10), against a real gunicorn with
+the production config and, where the behaviour is Django's own server's, the live server.
+
+docs/RELIABILITY.md, "Hardening, server", lists what each test guards.
+"""
+
+import contextlib
+import http.client
+import json
+import socket
+import time
+
+import pytest
+import requests
+from rest_framework.test import APIClient
+
+from delight import throttling
+from goals.models import Goal
+from tests.factories import GoalFactory, UserFactory
+from tests.ops.servers import Gunicorn
+from tests.tokens import make_token
+
+GOALS = "/api/v1/goals"
+
+
+@pytest.fixture(scope="module")
+def gunicorn(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = Gunicorn(workers=2, env={"GUNICORN_CLIENT_TIMEOUT": "2"})
+    yield server
+    server.close()
+
+
+def send_chunked(base_url: str, method: str, path: str, body: bytes, token: str):
+    """A real chunked request over a socket: ``Transfer-Encoding: chunked``, the body in two
+    chunks, no Content-Length, written at once (a server that refuses it may close early).
+    Returns (status, parsed JSON body)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    half = len(body) // 2
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:half], body[half:]))
+    request = (
+        (
+            f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        + chunks
+        + b"0\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        with contextlib.suppress(BrokenPipeError):  # answered and closed before the end
+            sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, json.loads(response.read() or b"null")
+
+
+# --- item 1: chunked bodies -----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_patch_is_read_by_gunicorn(gunicorn):
+    """Before: 200 and nothing changed (Django took the missing length for an empty body)."""
+    goal = GoalFactory(user=UserFactory(clerk_user_id="user_chunked"), title="Before")
+    body = json.dumps({"title": "After, sent in chunks", "status": "paused"}).encode()
+    status, answer = send_chunked(
+        gunicorn.url, "PATCH", f"{GOALS}/{goal.id}", body, make_token("user_chunked")
+    )
+    assert status == 200, answer
+    assert answer["title"] == "After, sent in chunks"
+    goal.refresh_from_db()
+    assert (goal.title, goal.status) == ("After, sent in chunks", "paused")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_post_is_read_by_gunicorn(gunicorn):
+    """Before: 422 "This field is required." for the fields it sent."""
+    body = json.dumps({"title": "Chunked", "goal_type": "concrete", "value_category": "craft"})
+    status, answer = send_chunked(
+        gunicorn.url, "POST", GOALS, body.encode(), make_token("user_chunked_post")
+    )
+    assert status == 201, answer
+    assert Goal.objects.get(id=answer["id"]).title == "Chunked"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_over_the_limit_is_413(gunicorn):
+    body = json.dumps({"title": "x", "description": "y" * 70_000}).encode()
+    status, answer = send_chunked(gunicorn.url, "POST", GOALS, body, make_token("user_big"))
+    assert status == 413
+    assert set(answer) == {"detail"}
+    assert not Goal.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_server_refuses_a_chunked_body_with_411(live_server, caplog):
+    """Django's own server does not decode chunks: the body cannot be read, so it is refused,
+    never taken as empty."""
+    goal = GoalFactory(user=UserFactory(clerk_user_id="user_chunked_dev"), title="Kept")
+    token = make_token("user_chunked_dev")
+    patch = send_chunked(
+        live_server.url, "PATCH", f"{GOALS}/{goal.id}", b'{"title": "Lost?"}', token
+    )
+    post = send_chunked(
+        live_server.url,
+        "POST",
+        GOALS,
+        b'{"title": "x", "goal_type": "concrete", "value_category": "craft"}',
+        token,
+    )
+    assert patch[0] == post[0] == 411
+    assert set(patch[1]) == {"detail"}
+    goal.refresh_from_db()
+    assert goal.title == "Kept"
+    assert Goal.objects.count() == 1
+    # Logged once, under the route it was sent to (answered before the URL was resolved).
+    routes = [r.http["route"] for r in caplog.records if r.name == "delight.request"]
+    assert routes == ["/api/v1/goals/{pk}", "/api/v1/goals"]
+
+
+# --- item 4: tokens near the 8 KiB cap ------------------------------------------------------
+
+
+def token_of_length(sub: str, length: int) -> str:
+    """A valid token of ``length`` characters, or one or two fewer (base64 grows in steps)."""
+    guess = (length - len(make_token(sub, pad=""))) * 3 // 4
+    tokens = [make_token(sub, pad="p" * pad) for pad in range(guess - 4, guess + 4)]
+    token = max((token for token in tokens if len(token) <= length), key=len)
+    assert length - 2 <= len(token) <= length
+    return token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_valid_token_near_the_cap_reaches_the_app(gunicorn):
+    """Before: gunicorn's HTML 431 for 8,167 to 8,192 bytes (its 8,190-byte field limit)."""
+    for length in (8167, 8180, 8192):
+        token = token_of_length("user_long", length)
+        response = requests.get(
+            f"{gunicorn.url}{GOALS}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert response.status_code == 200, (length, response.text[:200])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_over_the_cap_is_the_apps_json_401(gunicorn):
+    for length in (8193, 16_000, 30_000):
+        response = requests.get(
+            f"{gunicorn.url}{GOALS}",
+            headers={"Authorization": f"Bearer {'a' * length}"},
+            timeout=10,
+        )
+        assert response.status_code == 401, (length, response.text[:200])
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+# --- item 9: slow clients facing sync workers -----------------------------------------------
+
+
+def test_half_sent_requests_do_not_hold_the_workers(gunicorn):
+    """Two half-sent requests, one per worker; before, /healthz waited until gunicorn killed
+    the workers (``timeout``, 30 s). Now each client socket times out (GUNICORN_CLIENT_TIMEOUT,
+    2 s here) and the worker serves the next connection; the workers are not killed."""
+    stalled = []
+    for _ in range(2):
+        sock = socket.create_connection(("127.0.0.1", gunicorn.port))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: sent")
+        stalled.append(sock)
+    time.sleep(0.5)  # both workers are now reading a request that never ends
+    try:
+        response = requests.get(f"{gunicorn.url}/healthz", timeout=20)
+        assert response.status_code == 200
+        for sock in stalled:
+            sock.settimeout(5)
+            assert sock.recv(100) == b""  # dropped, not answered
+    finally:
+        for sock in stalled:
+            sock.close()
+    output = gunicorn.output()
+    assert "its connection was closed" in output
+    assert "WORKER TIMEOUT" not in output
+    assert "Traceback" not in output
+
+
+# --- item 10: X-Forwarded-For from the right hop only ---------------------------------------
+
+
+@pytest.fixture
+def behind_proxy(settings):
+    settings.BEHIND_PROXY = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # as settings.py
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "10.0.0.0/8"]
+    settings.RATE_LIMIT_ANON_PER_MINUTE = 2
+
+
+def test_a_direct_client_cannot_choose_its_address(behind_proxy, rf):
+    """Before: any peer's X-Forwarded-For was believed with DJANGO_BEHIND_PROXY=1."""
+    direct = rf.get("/", HTTP_X_FORWARDED_FOR="198.51.100.1", REMOTE_ADDR="203.0.113.9")
+    assert throttling.client_address(direct) == "203.0.113.9"
+
+
+def test_behind_trusted_proxies_the_first_untrusted_hop_is_the_client(behind_proxy, rf):
+    spoofed = rf.get(
+        "/", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7, 10.1.2.3", REMOTE_ADDR="127.0.0.1"
+    )
+    assert throttling.client_address(spoofed) == "198.51.100.7"
+    only_proxies = rf.get("/", HTTP_X_FORWARDED_FOR="10.0.0.5", REMOTE_ADDR="127.0.0.1")
+    assert throttling.client_address(only_proxies) == "10.0.0.5"
+    nothing = rf.get("/", REMOTE_ADDR="127.0.0.1")
+    assert throttling.client_address(nothing) == "127.0.0.1"
+
+
+def test_any_peer_may_be_trusted_explicitly(behind_proxy, settings, rf):
+    settings.TRUSTED_PROXIES = ["*"]
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="198.51.100.9, 203.0.113.50", REMOTE_ADDR="x")
+    assert throttling.client_address(request) == "203.0.113.50"
+
+
+@pytest.mark.django_db
+def test_a_direct_client_rotating_x_forwarded_for_is_still_limited(behind_proxy):
+    """Over HTTP through the middleware: the limit counts the peer, whatever it claims."""
+    statuses = [
+        APIClient(REMOTE_ADDR="203.0.113.9").get(GOALS, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+        for n in range(3)
+    ]
+    assert [response.status_code for response in statuses] == [401, 401, 429]
+
+
+@pytest.mark.django_db
+def test_a_direct_client_cannot_claim_https(behind_proxy):
+    direct = APIClient(REMOTE_ADDR="203.0.113.9").get("/", HTTP_X_FORWARDED_PROTO="https")
+    assert direct.json()["links"]["docs"].startswith("http://")
+    proxied = APIClient(REMOTE_ADDR="127.0.0.1").get("/", HTTP_X_FORWARDED_PROTO="https")
+    assert proxied.json()["links"]["docs"].startswith("https://")
