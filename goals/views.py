@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from delight.api import Conflict
 from delight.renderers import JSONRenderer
-from goals import idempotency, schema, versions
+from goals import browsable, idempotency, schema, versions
 from goals.filters import GoalFilter, GoalFilterBackend
 from goals.models import Goal
 from goals.pagination import GoalPagination
@@ -20,7 +20,7 @@ class PreconditionFailed(exceptions.APIException):
 
 
 @extend_schema_view(**schema.GOAL_VIEWSET)
-class GoalViewSet(viewsets.ModelViewSet):
+class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
     """The signed-in user's goals. Another user's goal does not exist here (404, never 403).
 
     Responses carrying one goal carry its version as a strong ``ETag``; ``PATCH`` and ``DELETE``

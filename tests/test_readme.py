@@ -17,11 +17,18 @@ CI_RUN = (ROOT / ".ci/run").read_text()
 
 # Targets too long or too disruptive for the suite (each is dry-run below, so it exists and
 # parses); everything else the README names is run by .ci/run or by a test.
-LONG_TARGETS = {"bench", "fuzz", "soak", "lock", "clean", "guide", "format"}
+LONG_TARGETS = {"bench", "fuzz", "soak", "lock", "clean", "guide", "format", "screenshots"}
 # Targets whose work the suite itself does: lint (ruff in make test), install (test_install),
 # schema (test_openapi compares its output with the committed file), migrate (every test db),
 # help (below).
-RUN_BY_TESTS = {"lint", "install", "schema", "migrate", "help"}
+RUN_BY_TESTS = {
+    "lint",
+    "install",
+    "schema",
+    "migrate",
+    "help",
+    "chromium",
+}  # chromium: by make test
 
 
 def _code() -> str:

@@ -1,6 +1,11 @@
 """The staff admin: usable, searchable, and a constant number of queries however many goals."""
 
+import calendar
+import datetime as dt
+
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from goals.models import Goal, GoalStatus
 from tests.factories import GoalFactory, UserFactory
@@ -168,3 +173,161 @@ def test_user_change_form_renders(admin_client):
     user = UserFactory(clerk_user_id="user_form")
     page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
     assert 'name="clerk_user_id"' in page
+
+
+# --- Issue 15: archiving and erasing, columns, forward-looking deadlines --------------------
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A staff member (not a superuser) holding every goal permission, delete included."""
+    from django.contrib.auth.models import Permission
+
+    staff = get_user_model().objects.create_user("staffer", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__endswith="_goal"))
+    client.force_login(staff)
+    return client
+
+
+def test_change_list_columns(admin_client):
+    page = admin_client.get(CHANGELIST)
+    headers = [str(column["text"]).lower() for column in page.context["result_headers"]]
+    assert headers[1:] == [
+        "title",
+        "owner",
+        "type",
+        "category",
+        "status",
+        "target date",
+        "updated",
+    ]
+
+
+def test_long_titles_are_shortened_with_the_whole_title_on_hover(admin_client):
+    title = "Learn to play the cello well enough to join a community orchestra by next year"
+    GoalFactory(title=title, user=UserFactory(clerk_user_id="user_cello", email="c@example.com"))
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert f'<span title="{title}">Learn to play the cello well …</span>' in page
+    assert '<span title="c@example.com user_cello">c@example.com</span>' in page
+
+
+def test_updated_shows_seconds_and_the_exact_time_on_hover(admin_client):
+    goal = GoalFactory()
+    page = admin_client.get(CHANGELIST).content.decode()
+    exact = goal.updated_at.isoformat()
+    assert f'<time datetime="{exact}" title="{exact}">' in page
+    assert goal.updated_at.strftime("%Y-%m-%d %H:%M:%S") in page
+
+
+def test_deadline_filters_look_forward(admin_client):
+    today = timezone.localdate()
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    dates = {
+        "yesterday": today - dt.timedelta(days=1),
+        "today": today,
+        "in 6 days": today + dt.timedelta(days=6),
+        "in 7 days": today + dt.timedelta(days=7),
+        "month end": month_end,
+        "next month": month_end + dt.timedelta(days=1),
+        "no date": None,
+    }
+    for title, day in dates.items():
+        GoalFactory(title=title, target_date=day)
+    GoalFactory(title="done late", target_date=dates["yesterday"], status=GoalStatus.COMPLETED)
+    GoalFactory(title="archived late", target_date=dates["yesterday"], status="archived")
+
+    def titles(deadline):
+        results = admin_client.get(CHANGELIST, {"deadline": deadline}).context["cl"].result_list
+        return {goal.title for goal in results}
+
+    assert titles("overdue") == {"yesterday"}
+    within_a_week = {"today", "in 6 days"} | (
+        {"month end"} if month_end <= dates["in 6 days"] else set()
+    )
+    assert titles("next_7_days") == within_a_week
+    this_month = {"today", "month end"} | {
+        title for title in ("in 6 days", "in 7 days") if dates[title] <= month_end
+    }
+    assert titles("this_month") == this_month
+    assert titles("none") == {"no date"}
+    choices = admin_client.get(CHANGELIST).content.decode()
+    for label in ("Overdue", "Next 7 days", "This month", "No date"):
+        assert f">{label}</a>" in choices
+    assert "Past 7 days" not in choices
+
+
+def test_archive_and_restore_say_what_they_do(admin_client):
+    goals = GoalFactory.create_batch(2)
+    pks = [str(goal.pk) for goal in goals]
+    actions = dict(admin_client.get(CHANGELIST).context["action_form"].fields["action"].choices)
+    assert actions["archive"] == "Archive selected goals (hide them from their owners' lists)"
+    assert actions["restore"] == "Restore selected archived goals (set them active)"
+    archived = admin_client.post(
+        CHANGELIST, {"action": "archive", "_selected_action": pks}, follow=True
+    )
+    (message,) = [str(message) for message in archived.context["messages"]]
+    assert message.startswith("Archived 2 goal(s): kept, hidden from their owners' default lists")
+    assert Goal.objects.get(pk=goals[0].pk).updated_at > goals[0].updated_at
+    restored = admin_client.post(
+        CHANGELIST, {"action": "restore", "_selected_action": pks}, follow=True
+    )
+    (message,) = [str(message) for message in restored.context["messages"]]
+    assert message.startswith("Restored 2 archived goal(s): active again")
+
+
+def test_erasing_is_for_superusers_only(staff_client):
+    goal = GoalFactory()
+    page = staff_client.get(f"{CHANGELIST}{goal.pk}/change/")
+    assert page.status_code == 200
+    assert "Erase for good" not in page.content.decode()
+    actions = dict(staff_client.get(CHANGELIST).context["action_form"].fields["action"].choices)
+    assert "delete_selected" not in actions
+    assert set(actions) >= {"archive", "restore"}
+    assert staff_client.get(f"{CHANGELIST}{goal.pk}/delete/").status_code == 403
+    staff_client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [goal.pk], "post": "yes"}
+    )
+    assert Goal.objects.filter(pk=goal.pk).exists()
+
+
+def test_erase_is_named_and_last_among_the_superusers_actions(admin_client):
+    actions = admin_client.get(CHANGELIST).context["action_form"].fields["action"].choices
+    assert [name for name, _ in actions][1:] == ["archive", "restore", "delete_selected"]
+    assert actions[-1][1] == "Erase selected goals for good (cannot be undone)"
+    goal = GoalFactory()
+    page = admin_client.get(f"{CHANGELIST}{goal.pk}/change/").content.decode()
+    assert "Erase for good…</a>" in page
+
+
+def test_the_erase_page_spells_out_the_consequence(admin_client):
+    goal = GoalFactory(title="Learn to swim", user=UserFactory(clerk_user_id="user_swimmer"))
+    page = admin_client.get(f"{CHANGELIST}{goal.pk}/delete/").content.decode()
+    assert "This erases the goal “Learn to swim” of user_swimmer for good." in page
+    assert "nothing can bring it back" in page
+    assert "archive it instead" in page
+    assert 'value="Yes, erase this goal for good"' in page
+    assert Goal.objects.filter(pk=goal.pk).exists()  # looking is not erasing
+    admin_client.post(f"{CHANGELIST}{goal.pk}/delete/", {"post": "yes"})
+    assert not Goal.objects.filter(pk=goal.pk).exists()
+
+
+def test_the_bulk_erase_page_spells_out_the_consequence(
+    admin_client, django_assert_max_num_queries
+):
+    def confirmation(pks):
+        return admin_client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": pks})
+
+    pks = [str(goal.pk) for goal in GoalFactory.create_batch(3)]
+    with django_assert_max_num_queries(100) as few:
+        page = confirmation(pks).content.decode()
+    assert "This erases 3 goals for good." in page
+    assert "archive it instead" in page
+    assert 'value="Yes, erase 3 goals for good"' in page
+    pks += [str(goal.pk) for goal in GoalFactory.create_batch(27)]
+    with django_assert_max_num_queries(len(few.captured_queries)):  # one query per row would show
+        assert "This erases 30 goals for good." in confirmation(pks).content.decode()
+    assert Goal.objects.count() == 30
+    admin_client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": pks, "post": "yes"}
+    )
+    assert Goal.objects.count() == 0

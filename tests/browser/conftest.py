@@ -1,0 +1,217 @@
+"""Browser tests: Debian's Chromium (``/usr/bin/chromium``, installed by ``make chromium``) driven
+by Playwright for Python, against the service as deployed: gunicorn with DEBUG off, on the test
+database, static files from whitenoise.
+
+Every page a test opens is watched: each request it makes is recorded and must stay on the test
+server (nothing fetched from another host), and nothing may be logged as a console error or
+thrown as a page error. Screenshots go to test-artifacts/browser/ (git-ignored);
+``make screenshots`` copies the current ones to docs/img/.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.db import connection, connections
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+# As this machine's own probe starts Chromium: without the background-networking flags it tries
+# Google's hosts at every start (updates, sync, field trials), which a closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root in a container: Chromium's sandbox needs user namespaces
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+def require_chromium(path: Path) -> str:
+    """The browser to drive, or a failure that says how to get it (never a silent skip)."""
+    if not os.access(path, os.X_OK):
+        pytest.fail(
+            f"Chromium is not installed at {path}, so the browser tests cannot run. "
+            "`make chromium` installs it (apt-get install -y chromium, as root); "
+            "if that failed, its output says why.",
+            pytrace=False,
+        )
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    return require_chromium(CHROMIUM)
+
+
+def _test_database_url() -> str:
+    """The database pytest-django made for this run, as a URL for the server's DATABASE_URL."""
+    params = connection.settings_dict
+    user = params["USER"] or "postgres"
+    if str(params["HOST"]).startswith("/"):  # the embedded PostgreSQL's socket directory
+        return f"postgresql://{user}@/{params['NAME']}?host={params['HOST']}"
+    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+    return (
+        f"postgresql://{user}{password}@{params['HOST']}:{params['PORT'] or 5432}/{params['NAME']}"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, log: Path):
+        self.url = url
+        self.log = log
+        self.host = urlsplit(url).netloc
+
+    def is_own(self, address: str) -> bool:
+        """Whether a request the page made stays on this server (inline data: and blob: too)."""
+        parts = urlsplit(address)
+        if parts.scheme == "data":
+            return True
+        if parts.scheme == "blob":
+            return urlsplit(parts.path).netloc == self.host
+        return parts.scheme == "http" and parts.netloc == self.host
+
+
+@pytest.fixture(scope="session")
+def server(django_db_setup, django_db_blocker):
+    """gunicorn serving the app with production settings (DEBUG off) on the test database."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+    port = _free_port()
+    log = ARTIFACTS / "gunicorn.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "delight.settings",
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "0",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_ACCESS_LOG": "-",
+    }
+    command = [
+        *(sys.executable, "-m", "gunicorn", "delight.wsgi:application"),
+        *("--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"),
+        # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl):
+        # two servers on one machine would take it from each other.
+        "--no-control-socket",
+    ]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/readyz", timeout=10).status_code == 200:
+                break
+        except requests.RequestException:
+            pass  # not listening yet, or the workers are still importing Django
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"gunicorn did not start:\n{log.read_text()}", pytrace=False)
+        time.sleep(0.2)
+    yield Server(url, log)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+class Watch:
+    """What the pages of one browser context did: every request, console errors, page errors,
+    and answers of 400 and above that the test did not expect."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.expected_statuses: set[int] = set()
+
+    def attach(self, context) -> None:
+        context.on("request", lambda request: self.requests.append(request.url))
+        context.on("requestfailed", lambda request: self.failed.append(request.url))
+        context.on("response", self._response)
+        context.on("page", self.attach_page)
+        for page in context.pages:
+            self.attach_page(page)
+
+    def attach_page(self, page) -> None:
+        page.on(
+            "console",
+            lambda message: (
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and response.status not in self.expected_statuses:
+            self.errors.append(f"{response.status} {response.request.method} {response.url}")
+
+    def check(self) -> None:
+        outside = [url for url in self.requests if not self.server.is_own(url)]
+        assert not outside, f"pages fetched from outside {self.server.host}: {outside}"
+        assert not self.failed, f"requests that failed: {self.failed}"
+        assert not self.errors, "\n".join(self.errors)
+        assert self.requests, "no request was recorded"
+
+
+@pytest.fixture
+def browser_page(chromium_executable, server, tmp_path_factory, request, monkeypatch):
+    """A page in a fresh Chromium profile; the test fails if any of its pages fetched from
+    outside the server or logged an error. Yields (page, watch)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM calls
+    # from the test ("async context"); the test's own queries are plain synchronous code.
+    # https://docs.djangoproject.com/en/5.2/topics/async/#envvar-DJANGO_ALLOW_ASYNC_UNSAFE
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=chromium_executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=VIEWPORT,
+            base_url=server.url,
+        )
+        context.set_default_timeout(15_000)
+        watch = Watch(server)
+        watch.attach(context)
+        page = context.pages[0] if context.pages else context.new_page()
+        try:
+            yield page, watch
+        finally:
+            page.screenshot(path=ARTIFACTS / f"{request.node.name}-last.png", full_page=True)
+            context.close()
+            # While Playwright's loop runs, Django keys its connections by that loop's task:
+            # the test's queries had a connection of their own, closed here (or PostgreSQL
+            # would refuse to drop the test database at the end of the run).
+            connections.close_all()
+    watch.check()
+
+
+def screenshot(page, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=path)
+    return path
