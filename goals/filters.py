@@ -200,6 +200,11 @@ class GoalFilterBackend(DjangoFilterBackend):
     """
 
     def filter_queryset(self, request, queryset, view):
-        if not any(name in request.query_params for name in GoalFilter.base_filters):
+        if is_default_list(request.query_params):
             return GoalFilter.shown(queryset, {})
         return super().filter_queryset(request, queryset, view)
+
+
+def is_default_list(query_params) -> bool:
+    """No filter, search or ordering asked for: the list every client opens with."""
+    return not any(name in query_params for name in GoalFilter.base_filters)

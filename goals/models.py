@@ -46,11 +46,8 @@ DESCRIPTION_MAX_LENGTH = 2000
 class GoalQuerySet(models.QuerySet):
     def owned_by(self, user) -> "GoalQuerySet":
         """The one answer to "whose goals are these?": every caller scopes through it.
-
-        Combined with ``user.goals.all()``, so the goals come back knowing their owner, as
-        Django's related managers do it: reading ``goal.user`` costs no query.
-        """
-        return self & user.goals.all()
+        ``user``: a user, its primary key, or a ``goals.prepared.Slot`` for one."""
+        return self.filter(user=user)
 
     def visible(self) -> "GoalQuerySet":
         """What a default list shows: everything but archived goals."""

@@ -18,14 +18,17 @@ import datetime as dt
 import math
 import uuid
 
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 from django.utils.functional import cached_property
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from goals.filters import ordering_param
+from goals.filters import GoalFilter, is_default_list, ordering_param
+from goals.models import Goal
+from goals.prepared import PreparedQuery, Slot
+from goals.serializers import GoalSerializer, SharedFieldsMixin
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -37,7 +40,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def encode_cursor(goal) -> str:
     micros = (goal.created_at - _EPOCH) // dt.timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}.{goal.pk.hex}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{micros}.{goal.id.hex}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
@@ -50,7 +53,7 @@ def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
         raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
-class _Params(serializers.Serializer):
+class _Params(SharedFieldsMixin, serializers.Serializer):
     page = serializers.IntegerField(min_value=1, required=False)
     page_size = serializers.IntegerField(
         min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE, required=False
@@ -86,6 +89,25 @@ def after(queryset, created_at: dt.datetime, goal_id: uuid.UUID):
     )
 
 
+def rows_of(queryset):
+    """The goals as rows (named tuples of the serializer's fields), not model instances: the
+    serializer reads both, and a row costs a fraction of an instance (docs/PERFORMANCE.md)."""
+    return queryset.values_list(*GoalSerializer.row_fields(), named=True)
+
+
+def counted(queryset):
+    """Rows that each carry the total of the whole list, ``total_goals``."""
+    fields = GoalSerializer.row_fields()
+    window = queryset.annotate(total_goals=Window(Count("*")))
+    return window.values_list(*fields, "total_goals", named=True)
+
+
+# The default list (no filter, newest first) of a Slot's owner, as GoalFilterBackend makes it.
+DEFAULT_FIRST_PAGE = PreparedQuery(
+    lambda: counted(GoalFilter.shown(Goal.objects.owned_by(Slot("owner")), {})), model=Goal
+)
+
+
 class GoalPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         data = {
@@ -104,20 +126,35 @@ class GoalPagination(BasePagination):
             self.page = None
             self.total = queryset.count()
             position = decode_cursor(params.validated_data["cursor"])
-            rows = list(after(queryset, *position)[: self.page_size + 1])
+            rows = list(rows_of(after(queryset, *position))[: self.page_size + 1])
             more = len(rows) > self.page_size
             rows = rows[: self.page_size]
         else:
             self.page = params.validated_data.get("page", 1)
-            self.total = queryset.count()
             offset = (self.page - 1) * self.page_size
-            if offset >= self.total:
-                rows, more = [], False
+            if offset == 0:
+                rows, self.total = self.first_page(queryset)
             else:
-                rows = list(queryset[offset : offset + self.page_size])
-                more = offset + len(rows) < self.total
+                self.total = queryset.count()
+                window = rows_of(queryset)[offset : offset + self.page_size]
+                rows = [] if offset >= self.total else list(window)
+            more = offset + len(rows) < self.total
         self.next_cursor = encode_cursor(rows[-1]) if rows and more and default_order else None
         return rows
+
+    def first_page(self, queryset) -> tuple[list, int]:
+        """The first page and the total in one round trip (``COUNT(*) OVER ()``); the list
+        every client opens with from a query prepared once (goals.prepared).
+
+        Speed-ups (docs/PERFORMANCE.md): the window counts the same rows the page is cut from;
+        the prepared query is the same ORM expression, compiled once. (A deeper page counts
+        first, so a page past the end costs that count alone.)
+        """
+        if is_default_list(self.request.query_params):
+            rows = DEFAULT_FIRST_PAGE.rows(owner=self.request.user.pk, limit=self.page_size)
+        else:
+            rows = list(counted(queryset)[: self.page_size])
+        return rows, rows[0].total_goals if rows else 0
 
     @cached_property
     def _url(self) -> str:

@@ -167,14 +167,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _query(name: str, kind, description: str, example, **schema) -> OpenApiParameter:
+def _query(name: str, kind, description: str, example) -> OpenApiParameter:
     return OpenApiParameter(
         name,
         kind,
         OpenApiParameter.QUERY,
         description=description,
-        examples=[OpenApiExample(name, value=example)],
-        **schema,
+        # "Not set" first: Swagger UI fills "Try it out" with the first example, and a list
+        # narrowed by every example at once would come back empty (an empty value is absent).
+        examples=[
+            OpenApiExample("Not set", value="", summary="(not set)"),
+            OpenApiExample(name, value=example),
+        ],
     )
 
 

@@ -70,9 +70,19 @@ def choice_field(choices: type, **kwargs) -> serializers.ChoiceField:
     )
 
 
+class SharedFieldsMixin:
+    """Speed-up (docs/PERFORMANCE.md): DRF deep-copies every declared field for every
+    serializer, re-running each field's __init__. A shallow copy is enough: binding sets the
+    field's name and parent on the copy, and what copies share (validators, choices, error
+    messages) is only read (tests/goals/test_serializer.py)."""
+
+    def get_fields(self):
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+
 # A goal as the contract shows it, and the validation of what clients write: the one place that
 # knows the goal's JSON. (A comment, not a docstring: drf-spectacular would publish it.)
-class GoalSerializer(serializers.Serializer):
+class GoalSerializer(SharedFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     user_id = serializers.CharField(
         source="user.public_id",
@@ -112,19 +122,22 @@ class GoalSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    def get_fields(self):
-        # Speed-up (docs/PERFORMANCE.md): DRF deep-copies every declared field for every
-        # serializer, re-running each field's __init__. A shallow copy is enough: binding sets
-        # the field's name and parent on the copy, and what copies share (validators, choices,
-        # error messages) is only read (tests/goals/test_serializer.py).
-        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
-
     def to_representation(self, goal):
         # Speed-up (docs/PERFORMANCE.md): each declared field's value read straight from the
         # goal and left as a Python value (UUID, date, UTC datetime) for the JSON renderer, which
         # writes what DRF's fields would (tests/goals/test_serializer.py), without a field call
-        # per field per goal. The shape is still the fields declared above.
-        return {name: read(goal) for name, read in _readers(type(self))}
+        # per field per goal. The shape is still the fields declared above. A goal may be a
+        # model instance or a row of the list (``GoalSerializer.row_fields``); the owner is the
+        # view's (every goal it shows is the signed-in user's) or the instance's.
+        names, of_goal, owner_at, of_owner = _layout(type(self))
+        values = list(of_goal(goal))
+        values.insert(owner_at, of_owner(self.context.get("owner") or goal.user))
+        return dict(zip(names, values, strict=True))
+
+    @classmethod
+    def row_fields(cls) -> list[str]:
+        """The model fields a list row needs: every declared field's source but the owner's."""
+        return [name for name, source in _sources(cls) if not source.startswith("user.")]
 
     def to_internal_value(self, data):
         errors = {}
@@ -146,9 +159,18 @@ class GoalSerializer(serializers.Serializer):
         return value
 
 
+def _sources(serializer_class) -> list[tuple[str, str]]:
+    return [
+        (name, field.source or name) for name, field in serializer_class._declared_fields.items()
+    ]
+
+
 @cache
-def _readers(serializer_class) -> tuple:
-    return tuple(
-        (name, attrgetter(field.source or name))
-        for name, field in serializer_class._declared_fields.items()
-    )
+def _layout(serializer_class) -> tuple:
+    """How to read a goal: the declared names, a getter of the goal's own values, where the
+    owner's value goes, and a getter of it on the owner (the one ``user.`` source)."""
+    sources = _sources(serializer_class)
+    (owner_at,) = [i for i, (_, source) in enumerate(sources) if source.startswith("user.")]
+    names = [name for name, _ in sources]
+    own = [source for _, source in sources if not source.startswith("user.")]
+    return names, attrgetter(*own), owner_at, attrgetter(sources[owner_at][1].removeprefix("user."))

@@ -51,7 +51,7 @@ def goal_update(
         raise StaleGoal
     if not changes:
         return goal
-    target = Goal.objects.owned_by(goal.user).filter(pk=goal.pk)
+    target = Goal.objects.owned_by(goal.user_id).filter(pk=goal.pk)
     if expected_versions is not None:
         target = target.filter(updated_at__in=expected_versions)
     row = _update_returning(target, changes, "updated_at")

@@ -183,9 +183,9 @@ def drf_representation():
 def drf_deepcopied_fields():
     from rest_framework import serializers
 
-    from goals.serializers import GoalSerializer
+    from goals.serializers import SharedFieldsMixin
 
-    with _patched(GoalSerializer, "get_fields", serializers.Serializer.get_fields):
+    with _patched(SharedFieldsMixin, "get_fields", serializers.Serializer.get_fields):
         yield
 
 
@@ -265,16 +265,73 @@ def filterset_always():
         yield
 
 
+@contextlib.contextmanager
+def count_then_page():
+    """Count, then the page: two queries, the page cut by the ORM (the prepared default too)."""
+    from goals import pagination
+
+    def first_page(self, queryset):
+        total = queryset.count()
+        return (list(pagination.rows_of(queryset)[: self.page_size]) if total else []), total
+
+    with _patched(pagination.GoalPagination, "first_page", first_page):
+        yield
+
+
+@contextlib.contextmanager
+def instances_not_rows():
+    """The list's goals as model instances (and so its default list through the ORM)."""
+    from django.db.models import Count, Window
+
+    from goals import pagination
+
+    def counted(queryset):
+        return queryset.annotate(total_goals=Window(Count("*")))
+
+    with (
+        _patched(pagination, "rows_of", lambda queryset: queryset),
+        _patched(pagination, "counted", counted),
+        _patched(pagination, "is_default_list", lambda query_params: False),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def orm_default_list():
+    from goals import pagination
+
+    with _patched(pagination, "is_default_list", lambda query_params: False):
+        yield
+
+
+@contextlib.contextmanager
+def orm_get_object():
+    from rest_framework.generics import GenericAPIView
+
+    from goals.views import GoalViewSet
+
+    def get_object(self):
+        self.goal = GenericAPIView.get_object(self)
+        return self.goal
+
+    with _patched(GoalViewSet, "get_object", get_object):
+        yield
+
+
 SPEEDUPS = {
     "serializer-representation": (
         "GoalSerializer.to_representation (goals/serializers.py)",
         drf_representation,
     ),
     "serializer-shallow-fields": (
-        "GoalSerializer.get_fields (goals/serializers.py)",
+        "SharedFieldsMixin.get_fields (goals/serializers.py; GoalSerializer, the list's params)",
         drf_deepcopied_fields,
     ),
+    "list-rows": ("goals.pagination.rows_of, counted", instances_not_rows),
+    "prepared-default-list": ("goals.pagination.DEFAULT_FIRST_PAGE", orm_default_list),
+    "prepared-get-object": ("GoalViewSet.get_object, GOAL_BY_ID (goals/views.py)", orm_get_object),
     "filter-default-shortcut": ("goals.filters.GoalFilterBackend", filterset_always),
+    "first-page-window-count": ("GoalPagination.first_page (goals/pagination.py)", count_then_page),
     "orjson-renderer": ("delight.renderers.JSONRenderer", drf_json_renderer),
     "verified-token-cache": ("accounts.clerk.verify", no_verified_token_cache),
     "db-health-check": (

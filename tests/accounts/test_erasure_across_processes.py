@@ -78,7 +78,11 @@ class Gunicorn:
 
     def stop(self) -> str:
         os.killpg(self.process.pid, signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=30)
+        try:
+            output, _ = self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # never leave workers behind on a loaded machine
+            os.killpg(self.process.pid, signal.SIGKILL)
+            output, _ = self.process.communicate(timeout=30)
         return output
 
 
