@@ -7,7 +7,6 @@ import re
 import django_filters
 from django import forms
 from django.db.models import F
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 
 from goals.models import GoalStatus, GoalType, ValueCategory
@@ -189,20 +188,6 @@ class GoalFilter(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(matching(value))
-
-
-class GoalFilterBackend(DjangoFilterBackend):
-    """django-filter's backend, with a shortcut for the list asked for with no filter at all.
-
-    Speed-up (docs/PERFORMANCE.md): with no filter parameter there is nothing to validate, so
-    the FilterSet's own default (``GoalFilter.shown``) applies without building the FilterSet
-    (django-filter deep-copies its filters and builds a Django form for every request).
-    """
-
-    def filter_queryset(self, request, queryset, view):
-        if is_default_list(request.query_params):
-            return GoalFilter.shown(queryset, {})
-        return super().filter_queryset(request, queryset, view)
 
 
 def is_default_list(query_params) -> bool:

@@ -102,7 +102,8 @@ def counted(queryset):
     return window.values_list(*fields, "total_goals", named=True)
 
 
-# The default list (no filter, newest first) of a Slot's owner, as GoalFilterBackend makes it.
+# The default list (no filter, newest first) of a Slot's owner: what GoalFilter gives with no
+# parameter (tests/goals/test_prepared.py holds the two equal).
 DEFAULT_FIRST_PAGE = PreparedQuery(
     lambda: counted(GoalFilter.shown(Goal.objects.owned_by(Slot("owner")), {})), model=Goal
 )

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from delight.api import Conflict
 from delight.renderers import JSONRenderer
 from goals import browsable, idempotency, schema, versions
-from goals.filters import GoalFilter, GoalFilterBackend
+from goals.filters import GoalFilter
 from goals.models import Goal
 from goals.pagination import GoalPagination
 from goals.prepared import PreparedQuery, Slot
@@ -41,7 +41,6 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.ModelViewSet):
     queryset = Goal.objects.none()  # for schema generation only; get_queryset() is what runs
     serializer_class = GoalSerializer
     filterset_class = GoalFilter
-    filter_backends = [GoalFilterBackend]
     pagination_class = GoalPagination
     lookup_value_regex = (
         "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -17,7 +17,17 @@ CI_RUN = (ROOT / ".ci/run").read_text()
 
 # Targets too long or too disruptive for the suite (each is dry-run below, so it exists and
 # parses); everything else the README names is run by .ci/run or by a test.
-LONG_TARGETS = {"bench", "bench-speedups", "fuzz", "soak", "lock", "clean", "guide", "format", "screenshots"}
+LONG_TARGETS = {
+    "bench",
+    "bench-speedups",
+    "fuzz",
+    "soak",
+    "lock",
+    "clean",
+    "guide",
+    "format",
+    "screenshots",
+}
 # Targets whose work the suite itself does: lint (ruff in make test), install (test_install),
 # schema (test_openapi compares its output with the committed file), migrate (every test db),
 # help (below).
