@@ -8,7 +8,6 @@ a new value category is one migration.
 
 from django.conf import settings
 from django.contrib.postgres.functions import RandomUUID
-from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Length, Now
@@ -122,7 +121,6 @@ class Goal(models.Model):
             ),
             # Incremental sync: updated_after=... in updated_at order, an index range scan.
             models.Index(fields=["user", "updated_at", "id"], name="idx_goals_user_updated"),
-            GinIndex(fields=["search_document"], name="idx_goals_search"),
         ]
 
     def __str__(self) -> str:

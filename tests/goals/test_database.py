@@ -87,11 +87,9 @@ def test_indexes_serve_the_status_filter_and_the_default_list():
         "idx_goals_user_status",
         "idx_goals_user_created",
         "idx_goals_user_updated",
-        "idx_goals_search",
     }
     assert "(user_id, status, created_at DESC, id DESC)" in indexes["idx_goals_user_status"]
     assert "(user_id, updated_at, id)" in indexes["idx_goals_user_updated"]
-    assert "USING gin (search_document)" in indexes["idx_goals_search"]
     assert (
         "(user_id, created_at DESC, id DESC) INCLUDE (status)" in indexes["idx_goals_user_created"]
     )
