@@ -1,6 +1,7 @@
 import io
 
 from django.conf import settings
+from django.urls import resolve
 from rest_framework.response import Response
 
 from delight import throttling
@@ -8,6 +9,29 @@ from delight.api import NOT_FOUND, error_response
 
 # Set by proxies; believed only from a trusted one (delight.throttling.is_trusted_proxy).
 _FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
+
+
+class ProbeMiddleware:
+    """``/healthz`` and ``/readyz`` answer whatever ``Host`` the probe sends.
+
+    Orchestrators probe a container by its own address (Docker's ``HEALTHCHECK`` and compose's
+    send ``Host: 127.0.0.1``, Kubernetes the pod's IP), never by the public name in
+    ``DJANGO_ALLOWED_HOSTS``; ``CommonMiddleware``'s host check answered them 400, so a correctly
+    configured replica was never healthy. The probes are answered here, before any middleware
+    reads the host (or redirects to HTTPS); they build no URL from it and read no cookie. Every
+    other path keeps the host check.
+    """
+
+    PATHS = frozenset({"/healthz", "/readyz"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info not in self.PATHS:
+            return self.get_response(request)
+        request.resolver_match = match = resolve(request.path_info)  # the access line's route
+        return match.func(request, *match.args, **match.kwargs)
 
 
 class ForwardedHeadersMiddleware:

@@ -75,6 +75,20 @@ class RedactTokensFilter(logging.Filter):
         return True
 
 
+class SuspiciousRequestFilter(logging.Filter):
+    """A request Django refuses as suspicious (``django.security.*``: a Host not in
+    ``ALLOWED_HOSTS``, too many fields, ...) is the client's mistake, answered 400 and counted
+    on its access line. Django logs it at ERROR with a traceback and the request, whose URL may
+    hold what a person typed (``?q=``): here it is one WARNING with what was wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security."):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+            record.__dict__.pop("request", None)
+        return True
+
+
 class JSONFormatter(JsonFormatter):
     """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
     ``request_id``, then whatever the record carries in ``extra`` (``http`` on access lines)."""
@@ -115,6 +129,7 @@ def logging_config(
         "filters": {
             "request_id": {"()": "delight.requestlog.RequestIdFilter"},
             "redact": {"()": "delight.requestlog.RedactTokensFilter"},
+            "suspicious": {"()": "delight.requestlog.SuspiciousRequestFilter"},
             **(filters or {}),
         },
         "formatters": {"console": formatter},
@@ -126,7 +141,7 @@ def logging_config(
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "console",
-                "filters": ["request_id", "redact"],
+                "filters": ["request_id", "suspicious", "redact"],
                 "level": level,
             },
         },

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "delight.requestlog.RequestLogMiddleware",  # first: it sees every request and every answer
     "delight.middleware.ForwardedHeadersMiddleware",
+    "delight.middleware.ProbeMiddleware",  # before anything reads the Host header
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "delight.middleware.BodySizeLimitMiddleware",
@@ -380,8 +381,9 @@ SPECTACULAR_SETTINGS = {
 # during the request); django.request keeps only server errors (it would log every 4xx a second
 # time, as a WARNING), and runserver's own access line is off. JSON lines on stdout in production,
 # plain lines under make run (DJANGO_LOG_FORMAT: see delight.requestlog.log_format).
+LOG_FORMAT = requestlog.log_format()
 LOGGING = requestlog.logging_config(
-    fmt=requestlog.log_format(),
+    fmt=LOG_FORMAT,
     level=env_str("DJANGO_LOG_LEVEL", "INFO"),
     loggers={
         "django.request": {"level": "ERROR"},

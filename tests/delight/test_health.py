@@ -51,3 +51,24 @@ def test_readyz_is_503_when_the_database_is_unreachable(client):
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "The database is unavailable."}
     assert health_response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "172.30.0.5", "10.1.2.3:8000"])
+def test_probes_answer_the_address_orchestrators_probe_by(client, settings, path, host):
+    """Docker's HEALTHCHECK, compose's and the proxy's probe by the container's own address,
+    not by the public host name the service is configured with."""
+    settings.ALLOWED_HOSTS = ["api.delight.example"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get(path, HTTP_HOST=host)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_every_other_path_keeps_the_host_check(client, settings):
+    settings.ALLOWED_HOSTS = ["api.delight.example"]
+    assert client.get("/api/v1/goals", HTTP_HOST="127.0.0.1").status_code == 400
+    assert client.get("/healthz/", HTTP_HOST="127.0.0.1").status_code == 400
+    assert client.get("/api/v1/goals", HTTP_HOST="api.delight.example").status_code == 401

@@ -84,6 +84,30 @@ def test_no_token_password_or_goal_text_is_logged(client, caplog):
     assert "[redacted]" in text
 
 
+@pytest.mark.django_db
+def test_a_refused_request_is_one_warning_without_its_url(client, settings):
+    """A Host not in ALLOWED_HOSTS, too many fields: the client's mistake (400), one WARNING
+    and the access line; no traceback, and not the URL, which may hold what a person typed."""
+    settings.ALLOWED_HOSTS = ["api.delight.example"]
+    many = "&".join(f"f{i}=1" for i in range(1_100))
+    lines = console_lines(
+        client,
+        lambda c: c.get(f"{GOALS}?q=my+private+words", HTTP_HOST="evil.example"),
+        lambda c: c.get(f"{GOALS}?q=my+private+words&{many}", HTTP_HOST="api.delight.example"),
+    )
+    records = [json.loads(line) for line in lines]
+    refused = [r for r in records if r["logger"].startswith("django.security.")]
+    assert [(r["logger"], r["level"]) for r in refused] == [
+        ("django.security.DisallowedHost", "WARNING"),
+        ("django.security.TooManyFieldsSent", "WARNING"),
+    ]
+    assert "evil.example" in refused[0]["message"]
+    assert [r["http"]["status"] for r in records if r["logger"] == "delight.request"] == [400, 400]
+    text = "\n".join(lines)
+    for leaked in ("private", "Traceback", "exc_info"):
+        assert leaked not in text
+
+
 def test_the_plain_format_is_for_people(monkeypatch):
     """make run (DEBUG on) writes plain lines; production (DEBUG off) JSON; DJANGO_LOG_FORMAT
     chooses either."""

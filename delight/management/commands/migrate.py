@@ -12,12 +12,23 @@ as another checkout's test database, never wait).
 A session lock needs a session: run migrations against PostgreSQL itself, not through a
 transaction-mode pooler, which may hand each transaction to another server connection
 (``MIGRATE_DATABASE_URL`` in docker/entrypoint.sh).
+
+With JSON logs (production), the system checks that run before migrating are logged, one JSON
+record per message, instead of Django's block of plain text on stderr: the entry point's output
+is the service's log stream (issue 16), and a warning about the configuration is worth a record
+an operator can search for.
 """
 
+import logging
 import time
 
+from django.conf import settings
+from django.core import checks
+from django.core.management.base import SystemCheckError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
+
+logger = logging.getLogger("django.core.checks")
 
 # Any 64-bit number no other code of ours uses as an advisory lock key; derived from the name so
 # it reads as what it is: int.from_bytes(b"dlmigrat", "big").
@@ -26,6 +37,26 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"dlmigrat", "big")
 
 class Command(DjangoMigrateCommand):
     help = DjangoMigrateCommand.help + " Concurrent runs wait for each other (an advisory lock)."
+
+    def check(self, app_configs=None, tags=None, fail_level=checks.ERROR, **options):
+        if settings.LOG_FORMAT != "json":
+            return super().check(app_configs, tags, fail_level=fail_level, **options)
+        found = checks.run_checks(
+            app_configs=app_configs,
+            tags=tags,
+            include_deployment_checks=options.get("include_deployment_checks", False),
+            databases=options.get("databases"),
+        )
+        shown = sorted((issue for issue in found if not issue.is_silenced()), key=str)
+        for issue in shown:
+            logger.log(
+                logging.ERROR if issue.is_serious() else logging.WARNING,
+                "%s",
+                issue,
+                extra={"check_id": issue.id},
+            )
+        if any(issue.is_serious(fail_level) for issue in shown):
+            raise SystemCheckError(f"System check identified {len(shown)} issue(s); see the log.")
 
     def handle(self, *args, **options):
         connection = connections[options["database"]]
