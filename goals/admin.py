@@ -9,6 +9,7 @@ which removes a person's goal from the database for good. The erase pages say so
 import calendar
 import datetime as dt
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -60,12 +61,35 @@ class DeadlineFilter(admin.SimpleListFilter):
         return queryset
 
 
+class GoalAdminForm(forms.ModelForm):
+    """The description as the API keeps it: null and "" apart, whitespace as written."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["description"].strip = False
+
+    def clean_description(self) -> str | None:
+        """An untouched description is saved as it was. A text box shows null and "" alike,
+        and a browser sends its lines back with CRLF: compared as sent, every save turned a null
+        into "", trimmed the text and rewrote its line ends. Emptied, it is null."""
+        typed = _lines(self.cleaned_data["description"] or "")
+        kept = self.instance.description if self.instance.pk is not None else None
+        if typed == _lines(kept or ""):
+            return kept
+        return typed or None
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
 def _shortened(text: str, chars: int, tooltip: str) -> str:
     return format_html('<span title="{}">{}</span>', tooltip, Truncator(text).chars(chars))
 
 
 @admin.register(Goal)
 class GoalAdmin(admin.ModelAdmin):
+    form = GoalAdminForm
     list_display = [
         "short_title",
         "owner",
@@ -141,6 +165,11 @@ class GoalAdmin(admin.ModelAdmin):
             local.isoformat(),
             local.strftime("%Y-%m-%d %H:%M:%S"),
         )
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        """A goal's owner is chosen when staff add it, never changed: moving a person's goal to
+        someone else is not an edit (the API cannot do it either)."""
+        return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
 
     def delete_view(self, request, object_id, extra_context=None):
         return super().delete_view(

@@ -16,9 +16,11 @@ ORDERING_FIELDS = ("created_at", "updated_at", "target_date", "title")
 NULLABLE_ORDERING_FIELDS = {"target_date"}
 SEARCH_MAX_LENGTH = 200
 
-# RFC 3339 (section 5.6): a date, "T" (or a space, as RFC 3339 allows), a time, and a zone.
+# RFC 3339 (section 5.6): a date, "T" (or a space, as RFC 3339 allows), a time with any number
+# of fraction digits, and a zone.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
+    r"(?P<day>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
 )
 
 
@@ -33,7 +35,12 @@ def ordering_param(query_params) -> str | None:
 
 
 class TimestampField(forms.Field):
-    """An RFC 3339 timestamp with its zone, exactly: a naive one is ambiguous, so refused."""
+    """An RFC 3339 timestamp with its zone, exactly: a naive one is ambiguous, so refused.
+
+    Digits of a second's fraction past the sixth (JavaScript's are 3, Go's and .NET's up to 9)
+    are dropped: PostgreSQL keeps microseconds, so a stored time is at or before the bound
+    exactly when it is at or before the bound cut to microseconds (and a lower bound takes in
+    the rest of its microsecond: for a sync, a goal sent again)."""
 
     default_error_messages = {
         "invalid": "Enter an RFC 3339 timestamp with a zone, e.g. 2026-01-31T09:30:00Z. "
@@ -49,8 +56,11 @@ class TimestampField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if match["zone"] is None:
             raise forms.ValidationError(self.error_messages["naive"], code="naive")
+        fraction = (match["fraction"] or "")[:7]
         try:
-            return dt.datetime.fromisoformat(value.strip().upper().replace(" ", "T"))
+            return dt.datetime.fromisoformat(
+                f"{match['day']}T{match['time']}{fraction}{match['zone'].upper()}"
+            )
         except ValueError:  # 2026-02-30, 25:00, an offset past 24 hours
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 

@@ -187,7 +187,7 @@ def _timestamp(name: str, description: str) -> OpenApiParameter:
         name,
         OpenApiTypes.DATETIME,
         f"{description} RFC 3339 with a zone (`Z` or an offset; send a `+` as `%2B`); a naive or "
-        "malformed one is 422. Inclusive.",
+        "malformed one is 422. Inclusive. Any number of fraction digits (kept to microseconds).",
         "2026-11-18T10:30:00Z",
     )
 

@@ -105,6 +105,46 @@ def test_edit_through_the_admin_saves_and_moves_updated_at(admin_client):
     assert edited.updated_at > goal.updated_at
 
 
+@pytest.mark.parametrize("description", [None, "", "  Two lines,\nspaces kept  "])
+def test_a_save_keeps_an_untouched_description_as_it_was(admin_client, description):
+    """null stays null, "" stays "", and a text comes back from the browser's text box with
+    CRLF line ends: still the same text."""
+    goal = GoalFactory(description=description)
+    sent = (description or "").replace("\n", "\r\n")
+    response = admin_client.post(
+        f"{CHANGELIST}{goal.pk}/change/",
+        change_form_data(goal, title="Edited", description=sent),
+    )
+    assert response.status_code == 302
+    edited = Goal.objects.get(pk=goal.pk)
+    assert (edited.title, edited.description) == ("Edited", description)
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("", None), ("New\r\ntext ", "New\ntext ")])
+def test_a_changed_description_is_saved_and_an_emptied_one_is_null(admin_client, sent, stored):
+    goal = GoalFactory(description="Before")
+    response = admin_client.post(
+        f"{CHANGELIST}{goal.pk}/change/", change_form_data(goal, description=sent)
+    )
+    assert response.status_code == 302
+    assert Goal.objects.get(pk=goal.pk).description == stored
+
+
+def test_the_owner_of_a_goal_cannot_be_changed(admin_client):
+    goal = GoalFactory()
+    someone_else = UserFactory()
+    page = admin_client.get(f"{CHANGELIST}{goal.pk}/change/").content.decode()
+    assert 'name="user"' not in page
+    assert goal.user.clerk_user_id in page
+    response = admin_client.post(
+        f"{CHANGELIST}{goal.pk}/change/",
+        change_form_data(goal, user=str(someone_else.pk), title="Still mine"),
+    )
+    assert response.status_code == 302
+    saved = Goal.objects.get(pk=goal.pk)
+    assert (saved.user_id, saved.title) == (goal.user_id, "Still mine")
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -138,7 +178,8 @@ def test_add_through_the_admin(admin_client):
         },
     )
     assert response.status_code == 302
-    assert Goal.objects.get(title="Added by staff").user == owner
+    added = Goal.objects.get(title="Added by staff")
+    assert (added.user, added.description) == (owner, None)
 
 
 def test_archive_and_restore_actions(admin_client):

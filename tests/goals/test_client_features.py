@@ -225,6 +225,26 @@ def test_a_timestamp_with_an_offset_is_the_same_instant(api, timeline):
 
 
 @pytest.mark.parametrize(
+    ("fraction", "titles_after"),
+    [
+        (".5", ["new", "archived"]),  # JavaScript's toISOString: 3 digits; here 1
+        (".000", ["changed", "archived", "new"]),
+        (".000000", ["changed", "archived", "new"]),
+        (".000000001", ["changed", "archived", "new"]),  # Go, .NET: up to 9; the same microsecond
+        (".0000009999999", ["changed", "archived", "new"]),
+        (".000001", ["archived", "new"]),
+    ],
+)
+def test_a_second_s_fraction_may_have_any_number_of_digits(api, timeline, fraction, titles_after):
+    after = api.get(
+        GOALS, {"updated_after": f"2026-03-10T12:00:00{fraction}Z", "ordering": "updated_at"}
+    )
+    assert sorted(titles(after)) == sorted(titles_after)
+    before = api.get(GOALS, {"updated_before": f"2026-03-02T12:00:00{fraction}z"})
+    assert titles(before) == ["old"]
+
+
+@pytest.mark.parametrize(
     ("value", "message"),
     [
         ("2026-03-10T12:00:00", "The timestamp has no zone"),
