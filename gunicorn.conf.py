@@ -19,21 +19,27 @@ if _own_metrics_dir:
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 from delight import requestlog  # noqa: E402 - after PROMETHEUS_MULTIPROC_DIR is set
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+def _env(name: str, default: str) -> str:
+    """A variable's value, or ``default`` when unset or blank (compose passes ``${NAME:-}``)."""
+    return os.environ.get(name, "").strip() or default
+
+
+bind = f"0.0.0.0:{_env('PORT', '8000')}"
 # Sync workers: each request holds one worker, which holds one persistent database connection.
 # Rule: 2 x cores + 1, at most what the database's max_connections allows across all replicas
 # (docs/SCALING.md).
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+workers = int(_env("WEB_CONCURRENCY", str(multiprocessing.cpu_count() * 2 + 1)))
 worker_class = "delight.workers.SyncWorker"
 # A worker that has not reported for this long is killed and replaced: the bound on any one
 # request, including one whose client sends its headers or body slowly (a sync worker reads the
 # request itself: https://docs.gunicorn.org/en/stable/design.html#sync-workers). The proxy in
 # front buffers whole requests, so the app never meets a slow client there; GUNICORN_CLIENT_TIMEOUT
 # (delight.workers) ends a client that goes silent mid-request sooner, without killing the worker.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout = int(_env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 # Recycle workers now and then: bounds the damage of any slow leak in a dependency.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests = int(_env("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 
 # Header limits above the app's own: a Clerk token may be 8 KiB (accounts.clerk.MAX_TOKEN_BYTES),
@@ -47,7 +53,7 @@ limit_request_fields = 100
 
 # Whom to believe about X-Forwarded-Proto: the proxy only (FORWARDED_ALLOW_IPS, read by gunicorn
 # itself and, for X-Forwarded-For, by delight.throttling).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # gunicorn 25+ opens a control socket under $HOME by default: one path for every gunicorn of the
 # user, which two replicas on one machine (the loopback topology) would fight over; unused here.
@@ -55,15 +61,15 @@ control_socket_disable = True
 
 # Logs: the app writes one access line per request (delight.requestlog); gunicorn's own lines go
 # to the same stdout in the same format.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for gunicorn's own access line
+accesslog = _env("GUNICORN_ACCESS_LOG", "") or None  # "-" for gunicorn's own access line
 errorlog = "-"
 logconfig_dict = requestlog.logging_config(
     fmt=requestlog.log_format(),
-    level=os.environ.get("DJANGO_LOG_LEVEL", "INFO").upper(),
+    level=_env("DJANGO_LOG_LEVEL", "INFO").upper(),
     # gunicorn's loggers do not propagate (glogging): give them the handler themselves.
     loggers={
         "gunicorn.error": {
-            "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO").upper(),
+            "level": _env("DJANGO_LOG_LEVEL", "INFO").upper(),
             "handlers": ["console"],
             "filters": ["client_timeout"],
             "propagate": False,
@@ -91,11 +97,13 @@ def on_starting(server):
 def when_ready(server):
     """The exporter, in the master, on its own port (METRICS_PORT; none when unset)."""
     global _exporter
-    port = os.environ.get("METRICS_PORT")
+    port = _env("METRICS_PORT", "")
     if port:
         from delight import metrics
 
-        addr = os.environ.get("METRICS_ADDR", "0.0.0.0")  # noqa: S104 - an internal port
+        # Loopback unless told: the metrics say what runs here and how much; compose opens them
+        # to its internal network (METRICS_ADDR=0.0.0.0), never to the published port.
+        addr = _env("METRICS_ADDR", "127.0.0.1")
         _exporter = metrics.start_exporter(port=int(port), addr=addr, multiprocess_dir=_metrics_dir)
         server.log.info("metrics on %s:%s", addr, port)
 

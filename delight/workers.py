@@ -16,7 +16,7 @@ import os
 
 from gunicorn.workers import sync
 
-CLIENT_TIMEOUT_SECONDS = float(os.environ.get("GUNICORN_CLIENT_TIMEOUT", "10"))
+CLIENT_TIMEOUT_SECONDS = float(os.environ.get("GUNICORN_CLIENT_TIMEOUT", "").strip() or "10")
 
 
 class SyncWorker(sync.SyncWorker):

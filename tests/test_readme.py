@@ -92,6 +92,7 @@ def test_every_configuration_variable_in_the_readme_is_read_by_the_code():
         )
         + (ROOT / "gunicorn.conf.py").read_text()
         + (ROOT / "Makefile").read_text()
+        + (ROOT / "docker-compose.yml").read_text()
     )
     names = set(re.findall(r"\| `([A-Z][A-Z0-9_]+)`", README))
     assert "DATABASE_URL" in names
