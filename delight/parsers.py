@@ -3,6 +3,7 @@
 
 import codecs
 import json
+import sys
 
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
@@ -15,7 +16,9 @@ class StrictJSONParser(JSONParser):
     - JSON is UTF-8 (RFC 8259 section 8.1): any other declared charset is 415, where DRF would look
       the codec up and fail with ``LookupError`` on an unknown one;
     - deep nesting raises ``RecursionError`` in ``json.loads``, which DRF does not catch: 400;
-    - ``NaN`` and ``Infinity`` are not JSON: 400 (DRF's ``STRICT_JSON`` does this too).
+    - ``NaN`` and ``Infinity`` are not JSON: 400 (DRF's ``STRICT_JSON`` does this too);
+    - a number of more digits than Python converts (4,300) is 400 saying so, not Python's
+      advice to call ``sys.set_int_max_str_digits()``.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -26,7 +29,7 @@ class StrictJSONParser(JSONParser):
             )
         try:
             text = stream.read().decode("utf-8")
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=_reject_constant, parse_int=_bounded_int)
         except UnicodeDecodeError:
             raise exceptions.ParseError("JSON parse error: the body is not valid UTF-8.") from None
         except RecursionError:
@@ -42,6 +45,13 @@ def _codec_name(charset: str) -> str | None:
         return codecs.lookup(charset).name
     except LookupError:
         return None
+
+
+def _bounded_int(digits: str) -> int:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits.lstrip("-")) > limit:
+        raise ValueError(f"a number has more than {limit} digits")
+    return int(digits)
 
 
 def _reject_constant(name: str):

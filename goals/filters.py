@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import F
 from rest_framework import serializers
 
+from goals.days import parse_day
 from goals.models import GoalStatus, GoalType, ValueCategory
 from goals.search import matching
 
@@ -22,9 +23,6 @@ _RFC3339 = re.compile(
     r"(?P<day>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
     r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
 )
-
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def ordering_param(query_params) -> str | None:
@@ -70,14 +68,15 @@ class TimestampFilter(django_filters.Filter):
 
 
 class DayField(forms.DateField):
-    """``YYYY-MM-DD`` exactly, as the goal's own ``target_date`` (strptime takes "2026-6-1")."""
-
-    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD."}
+    """``YYYY-MM-DD`` exactly, a day of the calendar, as the goal's own ``target_date``."""
 
     def to_python(self, value):
-        if value not in self.empty_values and not _DAY.fullmatch(str(value).strip()):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_day(str(value).strip())
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
 
 
 class DayFilter(django_filters.DateFilter):

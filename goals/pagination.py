@@ -173,20 +173,25 @@ class GoalPagination(BasePagination):
         return replace_query_param(self._url, "page", self.page + 1)
 
     def get_previous_link(self) -> str | None:
+        """The page before; past the end, the last page there is (not another empty one)."""
         if self.page in (None, 1):  # cursors go forward only
             return None
-        if self.page == 2:
-            return remove_query_param(self._url, "page")
-        return replace_query_param(self._url, "page", self.page - 1)
+        return self._page_link(min(self.page - 1, self._last_page))
 
     def get_first_link(self) -> str:
-        return remove_query_param(remove_query_param(self._url, "cursor"), "page")
+        return self._page_link(1)
 
     def get_last_link(self) -> str:
-        last = max(1, math.ceil(self.total / self.page_size))
+        return self._page_link(self._last_page)
+
+    @property
+    def _last_page(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    def _page_link(self, page: int) -> str:
         url = remove_query_param(self._url, "cursor")
         return (
-            replace_query_param(url, "page", last) if last > 1 else remove_query_param(url, "page")
+            replace_query_param(url, "page", page) if page > 1 else remove_query_param(url, "page")
         )
 
     def get_paginated_response(self, data):

@@ -6,13 +6,13 @@ by name (422), never silently dropped, so a client learns at once that ``user_id
 """
 
 import copy
-import re
 from collections.abc import Mapping
 from functools import cache
 from operator import attrgetter
 
 from rest_framework import serializers
 
+from goals.days import parse_day
 from goals.models import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -20,8 +20,6 @@ from goals.models import (
     GoalType,
     ValueCategory,
 )
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class StrictCharField(serializers.CharField):
@@ -47,17 +45,13 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictDateField(serializers.DateField):
-    """Exactly ``YYYY-MM-DD`` (``strptime`` alone also takes "2026-1-5"); years 1 to 9999."""
-
-    default_error_messages = {"invalid": "Date has wrong format. Use YYYY-MM-DD."}
-
-    def __init__(self, **kwargs):
-        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+    """Exactly ``YYYY-MM-DD``, a day of the calendar (goals.days)."""
 
     def to_internal_value(self, value):
-        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-            self.fail("invalid")
-        return super().to_internal_value(value)
+        try:
+            return parse_day(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
 
 
 def choice_field(choices: type, **kwargs) -> serializers.ChoiceField:

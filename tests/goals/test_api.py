@@ -207,9 +207,11 @@ def test_unparseable_json_is_400(api, body):
     assert set(response.json()) == {"detail"}
 
 
-def test_huge_numbers_are_400_or_422(api):
-    response = api.post(GOALS, b'{"title": ' + b"9" * 5000 + b"}", content_type="application/json")
+@pytest.mark.parametrize("number", [b"9" * 4301, b"-" + b"9" * 5000])
+def test_huge_numbers_are_400_or_422(api, number):
+    response = api.post(GOALS, b'{"title": ' + number + b"}", content_type="application/json")
     assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error: a number has more than 4300 digits"}
 
 
 @pytest.mark.parametrize(
@@ -754,3 +756,30 @@ def test_cursor_with_page_or_another_ordering_is_422(api, alice):
     cursor = api.get(GOALS, {"page_size": 1}).json()["next_cursor"]
     assert_422(api.get(GOALS, {"cursor": cursor, "page": 2}), "cursor")
     assert_422(api.get(GOALS, {"cursor": cursor, "ordering": "title"}), "cursor")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2027-02-29", "2027-02-29 is not a day of the calendar."),
+        ("2026-13-01", "2026-13-01 is not a day of the calendar."),
+        ("2026-6-1", "Date has wrong format. Use YYYY-MM-DD."),
+        (20260601, "Date has wrong format. Use YYYY-MM-DD."),
+    ],
+)
+def test_a_target_date_that_is_not_a_day_says_which_mistake(api, value, message):
+    body = {"title": "Dated", "goal_type": "concrete", "value_category": "craft"}
+    response = api.post(GOALS, {**body, "target_date": value}, format="json")
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"target_date": [message]}
+    if isinstance(value, str):
+        listed = api.get(GOALS, {"target_date_after": value})
+        assert listed.status_code == 422
+        assert listed.json()["errors"] == {"target_date_after": [message]}
+
+
+def test_a_leap_day_is_a_day(api):
+    body = {"title": "Leap", "goal_type": "concrete", "value_category": "craft"}
+    response = api.post(GOALS, {**body, "target_date": "2028-02-29"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["target_date"] == "2028-02-29"

@@ -398,6 +398,19 @@ def test_a_single_page_links_only_first_and_last(api, alice):
     assert found["first"] == found["last"] == "http://testserver/api/v1/goals"
 
 
+@pytest.mark.parametrize(("goals", "last_page"), [(5, 3), (0, 1)])
+def test_past_the_end_prev_is_the_last_page_there_is(api, alice, goals, last_page):
+    GoalFactory.create_batch(goals, user=alice)
+    response = api.get(GOALS, {"page_size": 2, "page": 99})
+    assert response.json()["goals"] == []
+    found = links(response)
+    assert found["prev"] == found["last"] == response.json()["previous"]
+    assert (
+        ("page=" not in found["prev"]) if last_page == 1 else (f"page={last_page}" in found["prev"])
+    )
+    assert "page=98" not in found["prev"]
+
+
 def test_cursor_pages_link_to_the_first_and_last_page_numbers(api, alice):
     GoalFactory.create_batch(5, user=alice)
     cursor = api.get(GOALS, {"page_size": 2}).json()["next_cursor"]
