@@ -115,9 +115,12 @@ def _header(name: str, description: str, statuses: list[int], **kwargs) -> OpenA
     )
 
 
-LOCATION = _header("Location", "The new goal's URL: `/api/v1/goals/{id}`.", [201])
+LOCATION = _header("Location", "The new goal's URL: `/api/v1/goals/{id}`.", [201], required=True)
 ETAG = _header(
-    "ETag", 'The goal\'s version, a strong entity tag: `"1763461800000000"`.', [200, 201]
+    "ETag",
+    'The goal\'s version, a strong entity tag: `"1763461800000000"`.',
+    [200, 201, 304],
+    required=True,
 )
 REPLAYED = _header(
     "Idempotent-Replayed",
@@ -130,13 +133,17 @@ LINK = _header(
     "RFC 8288 links to the `first` and `last` pages, and to `prev` and `next` where they exist, "
     'each keeping every query parameter: `<http://host/api/v1/goals?page=2>; rel="next", ...`.',
     [200],
+    required=True,
 )
-RETRY_AFTER = _header("Retry-After", "Seconds to wait before trying again.", [429, 503])
-WWW_AUTHENTICATE = _header("WWW-Authenticate", '`Bearer realm="api"`.', [401])
+RETRY_AFTER = _header(
+    "Retry-After", "Seconds to wait before trying again.", [429, 503], required=True
+)
+WWW_AUTHENTICATE = _header("WWW-Authenticate", '`Bearer realm="api"`.', [401], required=True)
 REQUEST_ID = _header(
     "X-Request-ID",
     "The request's id (the client's `X-Request-ID` when it sent a sane one), as in the logs.",
     [200, 201, 304, 400, 401, 404, 406, 409, 411, 412, 413, 415, 422, 429, 503],
+    required=True,
 )
 ANSWER_HEADERS = [RETRY_AFTER, WWW_AUTHENTICATE, REQUEST_ID]
 
@@ -157,7 +164,7 @@ IF_NONE_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
     OpenApiParameter.HEADER,
     description="Optional, 1 to 255 visible ASCII characters (a UUID is a good choice). The "
     "first answer is kept for 24 hours: a retry with the same key and the same body gets it "

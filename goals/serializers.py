@@ -64,12 +64,12 @@ def choice_field(choices: type, **kwargs) -> serializers.ChoiceField:
     )
 
 
+# Speed-up (docs/PERFORMANCE.md): DRF deep-copies every declared field for every serializer,
+# re-running each field's __init__. A shallow copy is enough: binding sets the field's name and
+# parent on the copy, and what copies share (validators, choices, error messages) is only read
+# (tests/goals/test_serializer.py). (A comment, not a docstring: drf-spectacular publishes a
+# serializer's inherited docstring as its schema's description.)
 class SharedFieldsMixin:
-    """Speed-up (docs/PERFORMANCE.md): DRF deep-copies every declared field for every
-    serializer, re-running each field's __init__. A shallow copy is enough: binding sets the
-    field's name and parent on the copy, and what copies share (validators, choices, error
-    messages) is only read (tests/goals/test_serializer.py)."""
-
     def get_fields(self):
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 

@@ -72,9 +72,24 @@ def test_the_schema_is_written_for_generated_clients(schema_text):
     assert "WWW-Authenticate" in headers("getGoal", "401")
     assert "Retry-After" in headers("listGoals", "429")
     assert "Retry-After" in headers("updateGoal", "503")
-    create_headers = {p["name"] for p in operations["createGoal"]["parameters"]}
-    assert "Idempotency-Key" in create_headers
+    assert "ETag" in headers("getGoal", "304")  # RFC 9110: a 304 carries the validator
+    # Headers every such answer carries are required, so generated types are not optional.
+    answer_headers = operations["createGoal"]["responses"]["201"]["headers"]
+    assert [name for name, header in answer_headers.items() if header.get("required")] == [
+        "Location",
+        "ETag",
+        "X-Request-ID",
+    ]
+    (key,) = [p for p in operations["createGoal"]["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["schema"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[!-~]+$",
+    }
     goal = schema["components"]["schemas"]["Goal"]
+    for name in ("Goal", "GoalRequest", "PatchedGoalRequest"):  # no internal notes published
+        assert "description" not in schema["components"]["schemas"][name], name
     assert goal["required"] == list(goal["properties"])
     assert goal["properties"]["description"]["nullable"] is True
     assert "GoalRequest" in schema["components"]["schemas"]  # requests have their own shape
