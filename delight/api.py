@@ -10,6 +10,8 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Request
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.urls import reverse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -128,20 +130,25 @@ def printable(text) -> str:
     return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def json_404(request, exception=None):
-    return error_response(NOT_FOUND, 404)
+def _error_handler(page, status_code: int, detail: str):
+    """A Django error handler (``handler404``, ...): the contract's JSON, but in the admin,
+    whose pages people read in a browser: there Django's own HTML ``page`` (a staff member
+    without a permission got ``{"detail": ...}`` in place of a page)."""
+
+    def handler(request, exception=None):  # handler500 is given no exception
+        if request.path.startswith(reverse("admin:index")):
+            return page(request) if status_code == 500 else page(request, exception)
+        return error_response(detail, status_code)
+
+    return handler
 
 
-def json_500(request):
-    return error_response("Internal server error.", 500)
-
-
-def json_400(request, exception=None):
-    return error_response("Bad request.", 400)
-
-
-def json_403(request, exception=None):
-    return error_response("You do not have permission to perform this action.", 403)
+json_400 = _error_handler(defaults.bad_request, 400, "Bad request.")
+json_403 = _error_handler(
+    defaults.permission_denied, 403, "You do not have permission to perform this action."
+)
+json_404 = _error_handler(defaults.page_not_found, 404, NOT_FOUND)
+json_500 = _error_handler(defaults.server_error, 500, "Internal server error.")
 
 
 def unavailable_response(detail: str = ServiceUnavailable.default_detail) -> JsonResponse:

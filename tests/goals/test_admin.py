@@ -372,3 +372,19 @@ def test_the_bulk_erase_page_spells_out_the_consequence(
         CHANGELIST, {"action": "delete_selected", "_selected_action": pks, "post": "yes"}
     )
     assert Goal.objects.count() == 0
+
+
+def test_the_admin_s_errors_are_pages_and_the_api_s_json(client, db):
+    """A staff member without a permission meets Django's 403 page (handler403 answered the
+    admin with the API's JSON); an unknown goal is the admin's own 404 page."""
+    staff = get_user_model().objects.create_user("no_permissions", is_staff=True)
+    client.force_login(staff)
+    goal = GoalFactory()
+    erase = client.post(f"{CHANGELIST}{goal.pk}/delete/", {"post": "yes"})
+    assert erase.status_code == 403
+    assert erase["Content-Type"].startswith("text/html")
+    assert Goal.objects.filter(pk=goal.pk).exists()
+    missing = client.get("/admin/goals/goal/not-a-goal/change/", follow=True)
+    assert missing["Content-Type"].startswith("text/html")
+    api = client.get("/api/v1/nothing-here")
+    assert (api.status_code, api["Content-Type"]) == (404, "application/json")
