@@ -51,6 +51,16 @@ RATE_LIMITED = Counter(
 )
 
 
+# The series of a known label value exist from the start, at 0: a rate() or an alert on
+# "failed fetches" then sees the first one as a change, not as a series appearing from nothing.
+for _outcome in ("ok", "failed"):
+    KEY_FETCHES.labels(outcome=_outcome)
+for _scope in ("user", "address"):
+    RATE_LIMITED.labels(scope=_scope)
+for _error in ("OperationalError", "InterfaceError", "IntegrityError", "DataError"):
+    DATABASE_ERRORS.labels(error=_error)
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
     method = method if method in _KNOWN_METHODS else "other"
     REQUESTS.labels(route=route, method=method, status=str(status)).inc()

@@ -13,6 +13,8 @@ from rest_framework.utils.mediatypes import _MediaType
 class StrictJSONParser(JSONParser):
     """DRF's JSON parser, minus its ways to a 500.
 
+    - ``Content-Type: */*`` (or ``application/*``) names no type; DRF's matching takes a wildcard
+      as a match for any parser: 415, as for any type that is not JSON;
     - JSON is UTF-8 (RFC 8259 section 8.1): any other declared charset is 415, where DRF would look
       the codec up and fail with ``LookupError`` on an unknown one;
     - deep nesting raises ``RecursionError`` in ``json.loads``, which DRF does not catch: 400;
@@ -22,7 +24,12 @@ class StrictJSONParser(JSONParser):
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        charset = _MediaType(media_type or self.media_type).params.get("charset")
+        declared = _MediaType(media_type or self.media_type)
+        if "*" in (declared.main_type, declared.sub_type):
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail="Content-Type names no type (a wildcard): send application/json."
+            )
+        charset = declared.params.get("charset")
         if charset is not None and _codec_name(charset) != "utf-8":
             raise exceptions.UnsupportedMediaType(
                 media_type, detail=f"Unsupported charset {charset!r}: JSON bodies must be UTF-8."

@@ -27,6 +27,7 @@ import re
 import time
 import uuid
 
+from django.conf import settings
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject, empty
 from pythonjsonlogger.json import JsonFormatter
@@ -192,11 +193,14 @@ class RequestLogMiddleware:
 
 
 def route_of(request) -> str:
-    """The URL pattern that answered, as ``/api/v1/goals/{pk}``; ``unmatched`` for none."""
+    """The URL pattern that answered, as ``/api/v1/goals/{pk}``; ``/static/{path}`` for a file
+    WhiteNoise served (before any URL pattern); ``unmatched`` for none."""
     match = getattr(request, "resolver_match", None)
     if match is None:
         match = _resolve(request.path_info)  # answered before the URL was resolved (411, 413)
     if match is None:
+        if request.path_info.startswith(settings.STATIC_URL):
+            return settings.STATIC_URL + "{path}"
         return "unmatched"
     route = _GROUP.sub(lambda group: "{" + group[1] + "}", match.route)
     return "/" + route.replace("^", "").replace("$", "").replace("/?", "").lstrip("/")

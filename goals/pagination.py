@@ -50,7 +50,7 @@ def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
         )
         return _EPOCH + dt.timedelta(microseconds=int(micros)), uuid.UUID(hex=goal_id)
     except (ValueError, binascii.Error, OverflowError, UnicodeDecodeError):
-        raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
+        raise serializers.ValidationError("Invalid cursor.") from None
 
 
 class _Params(SharedFieldsMixin, serializers.Serializer):
@@ -60,6 +60,9 @@ class _Params(SharedFieldsMixin, serializers.Serializer):
     )
     cursor = serializers.CharField(required=False, max_length=200)
     ordering = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_cursor(self, value: str) -> tuple[dt.datetime, uuid.UUID]:
+        return decode_cursor(value)
 
     def validate(self, attrs):
         if "cursor" in attrs:
@@ -109,6 +112,14 @@ DEFAULT_FIRST_PAGE = PreparedQuery(
 )
 
 
+def _filter_errors(queryset) -> dict:
+    try:
+        queryset.query  # noqa: B018 - builds the list's lazy queryset, running the FilterSet
+    except serializers.ValidationError as error:
+        return error.detail
+    return {}
+
+
 class GoalPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         data = {
@@ -119,15 +130,19 @@ class GoalPagination(BasePagination):
         if (ordering := ordering_param(request.query_params)) is not None:
             data["ordering"] = ordering
         params = _Params(data=data)
-        params.is_valid(raise_exception=True)
+        if not params.is_valid():
+            # One 422 names every bad parameter: the filters' too (they are checked when the
+            # lazy queryset is first built).
+            raise serializers.ValidationError({**_filter_errors(queryset), **params.errors})
         self.request = request
         self.page_size = params.validated_data["page_size"]
         default_order = params.validated_data.get("ordering") in DEFAULT_ORDERINGS
         if "cursor" in params.validated_data:
             self.page = None
             self.total = queryset.count()
-            position = decode_cursor(params.validated_data["cursor"])
-            rows = list(rows_of(after(queryset, *position))[: self.page_size + 1])
+            rows = list(
+                rows_of(after(queryset, *params.validated_data["cursor"]))[: self.page_size + 1]
+            )
             more = len(rows) > self.page_size
             rows = rows[: self.page_size]
         else:

@@ -215,10 +215,12 @@ def test_huge_numbers_are_400_or_422(api, number):
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"]
+    "content_type",
+    ["text/plain", "application/xml", "application/x-www-form-urlencoded", "*/*", "application/*"],
 )
 def test_unsupported_content_type_is_415(api, content_type):
-    response = api.post(GOALS, b"title=x", content_type=content_type)
+    body = b'{"title": "x", "goal_type": "concrete", "value_category": "craft"}'
+    response = api.post(GOALS, body, content_type=content_type)
     assert response.status_code == 415
     assert set(response.json()) == {"detail"}
 

@@ -458,3 +458,17 @@ def test_unknown_ids_in_idempotent_replays_are_never_guessed():
     again = post(client, key="gone")
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
+
+
+def test_one_422_names_every_bad_parameter_of_a_list(api, alice):
+    """Paging parameters and filters are checked in two places; a client fixing its request
+    learns every mistake at once, not one per round trip."""
+    response = api.get(
+        GOALS,
+        {"page": 0, "page_size": 1000, "status": "bogus", "ordering": "nope", "x": "ignored"},
+    )
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"page", "page_size", "status", "ordering"}
+    cursor = api.get(GOALS, {"cursor": "not-a-cursor", "updated_after": "yesterday"})
+    assert set(cursor.json()["errors"]) == {"cursor", "updated_after"}
+    assert cursor.json()["errors"]["cursor"] == ["Invalid cursor."]

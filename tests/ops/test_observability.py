@@ -182,8 +182,19 @@ def test_metrics_count_every_worker_by_route_method_and_status(metered):
         )
     for _ in range(3):
         requests.get(f"{metered.url}{GOALS}/x", headers={"Authorization": "Bearer x"}, timeout=10)
+    requests.get(f"{metered.url}/static/delight/favicon.ico", timeout=10)
     text = requests.get(metered.metrics_url, timeout=10).text
     counts = samples(text, "delight_http_requests_total")
+    static = 'delight_http_requests_total{method="GET",route="/static/{path}",status="200"}'
+    assert counts[static] == 1, [key for key in counts if "static" in key]
+    # Known outcomes are series from the start, at 0 until the first event.
+    fetches = samples(text, "delight_jwks_fetches_total")
+    assert fetches['delight_jwks_fetches_total{outcome="failed"}'] == 0
+    refused = samples(text, "delight_rate_limited_total")
+    assert set(refused) == {
+        'delight_rate_limited_total{scope="user"}',
+        'delight_rate_limited_total{scope="address"}',
+    }
     assert (
         counts['delight_http_requests_total{method="GET",route="/api/v1/goals",status="200"}'] == 20
     )
