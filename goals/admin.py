@@ -100,8 +100,17 @@ class GoalAdmin(admin.ModelAdmin):
         "updated",
     ]
     list_filter = ["status", DeadlineFilter, "goal_type", "value_category"]
-    search_fields = ["title", "description", "user__clerk_user_id", "user__email"]
-    search_help_text = "Title or description, or the owner's Clerk user id or email."
+    # Title and description as the API's q reads them, case and accents aside (the lookup is
+    # goals.search.FoldedContains, registered when goals.models imports that module).
+    search_fields = [
+        "title__folded_contains",
+        "description__folded_contains",
+        "user__clerk_user_id",
+        "user__email",
+    ]
+    search_help_text = (
+        "Title or description (case and accents aside), or the owner's Clerk user id or email."
+    )
     readonly_fields = ["id", "created_at", "updated_at"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]

@@ -21,7 +21,7 @@ embedded PostgreSQL does not ship and managed services may not allow; docs/DATAB
 """
 
 from django.contrib.postgres.search import SearchQueryField, SearchVectorField
-from django.db.models import BooleanField, F, Func, Value
+from django.db.models import BooleanField, CharField, F, Func, Lookup, TextField, Value
 
 FOLD = r"""
 CREATE FUNCTION goals_search_fold(text) RETURNS text
@@ -82,3 +82,22 @@ class Matches(Func):
 def matching(typed: str) -> Matches:
     """The goals whose words match what was typed (a filter: ``queryset.filter(matching(q))``)."""
     return Matches(F("search_document"), Once(SearchQuery(Value(typed))))
+
+
+@CharField.register_lookup
+@TextField.register_lookup
+class FoldedContains(Lookup):
+    """``title__folded_contains="cafe"``: the text contains what was typed, both folded as a
+    search folds them (case and accents aside). For the admin's search, which looks through
+    every user's goals: a scan, as Django's ``icontains`` would be, but "cafe" finds "Café"
+    there as it does in the API's ``q``."""
+
+    lookup_name = "folded_contains"
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [f"%{connection.ops.prep_for_like_query(value)}%"]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"goals_search_fold({lhs}) LIKE goals_search_fold({rhs})", [*lhs_params, *rhs_params]

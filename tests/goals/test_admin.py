@@ -50,6 +50,24 @@ def test_search_by_title_description_and_owner(admin_client, query, expected):
     assert [goal.title for goal in results] == [expected]
 
 
+@pytest.mark.parametrize("query", ["cafe zurich", "CAFÉ", "Zür", "ouvrir"])
+def test_search_is_case_and_accent_insensitive_as_the_api_s(admin_client, query):
+    GoalFactory(title="Ouvrir un Café à Zürich", description="Œuvre de ma vie")
+    GoalFactory(title="Cafeteria")  # would match "cafe", not "zurich"
+    results = admin_client.get(CHANGELIST, {"q": query}).context["cl"].result_list
+    assert "Ouvrir un Café à Zürich" in [goal.title for goal in results]
+    if query == "cafe zurich":
+        assert [goal.title for goal in results] == ["Ouvrir un Café à Zürich"]
+
+
+@pytest.mark.parametrize("query", ["100%", "a_b", "back\\slash"])
+def test_search_takes_like_wildcards_literally(admin_client, query):
+    GoalFactory(title="Give 100% on a_b with a back\\slash")
+    GoalFactory(title="Give 1000 on axb")
+    results = admin_client.get(CHANGELIST, {"q": query}).context["cl"].result_list
+    assert [goal.title for goal in results] == ["Give 100% on a_b with a back\\slash"]
+
+
 def test_search_by_owner_email(admin_client):
     GoalFactory(title="Mine", user=UserFactory(clerk_user_id="user_e", email="e@example.com"))
     GoalFactory(title="Other")
