@@ -31,8 +31,10 @@ COPY accounts accounts
 COPY goals goals
 COPY docker/entrypoint.sh docker/entrypoint.sh
 
-# Settings refuse to load without production secrets; collectstatic needs none of them for real.
-RUN DJANGO_SECRET_KEY=collectstatic CLERK_JWT_KEY=collectstatic DATABASE_URL=postgresql://build/none \
+# Settings refuse to load without production secrets; collectstatic needs none of them for real
+# (a JWKS URL is not fetched until a token comes; a CLERK_JWT_KEY would have to be a real key).
+RUN DJANGO_SECRET_KEY=collectstatic CLERK_JWKS_URL=https://collectstatic.invalid/jwks.json \
+    DATABASE_URL=postgresql://build/none \
     /opt/venv/bin/python manage.py collectstatic --noinput \
     && find /app /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 

@@ -39,7 +39,7 @@ $(INSTALLED): requirements/dev.txt $(UV)
 install: $(INSTALLED) ## create .venv and install the locked dependencies
 
 run: export DJANGO_DEBUG ?= 1
-run: install ## migrate, print a dev token and a curl line, serve on 127.0.0.1:$(PORT)
+run: install ## migrate, print a dev token and a curl line, serve on 127.0.0.1:8000 (PORT=...)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py dev_welcome --port $(PORT)
 	@# --noreload: one process owns the embedded PostgreSQL and stops it on exit (the reloader's

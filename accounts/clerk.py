@@ -32,12 +32,12 @@ from functools import cache
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from accounts.jwks import InvalidToken, JWKSKeys, KeyServiceUnavailable
+from accounts.keys import rsa_public_key
 from accounts.ttlcache import TTLCache
 
 __all__ = ["Claims", "InvalidToken", "KeyServiceUnavailable", "key_source", "verify"]
@@ -63,15 +63,7 @@ class StaticKey:
     """``CLERK_JWT_KEY``: one PEM public key, any ``kid`` (Clerk's networkless verification)."""
 
     def __init__(self, pem: str):
-        try:
-            key = load_pem_public_key(pem.encode())
-        except ValueError as exc:
-            raise ImproperlyConfigured(f"CLERK_JWT_KEY is not a PEM public key: {exc}") from None
-        if not isinstance(key, RSAPublicKey):
-            raise ImproperlyConfigured(
-                "CLERK_JWT_KEY must be an RSA public key (Clerk signs RS256)."
-            )
-        self._key = key
+        self._key = rsa_public_key(pem)
 
     def get(self, kid: str | None) -> RSAPublicKey:
         return self._key

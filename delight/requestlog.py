@@ -164,6 +164,10 @@ class RequestLogMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
+            # This line is the answer's log line: Django's own django.request line for a 5xx
+            # answer (a 503 during an outage) would come after it, without the request id.
+            # (An unhandled exception is still logged by Django, with its traceback and the id.)
+            response._has_been_logged = True
             duration_ms = (time.perf_counter() - started) * 1000
             status = response.status_code
             route = route_of(request)

@@ -13,6 +13,7 @@ from pathlib import Path
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.keys import rsa_public_key
 from delight import embedded_postgres, requestlog
 from delight.env import database_from_url, env_bool, env_int, env_list, env_str
 
@@ -217,6 +218,7 @@ CLERK_JWT_KEY = env_str("CLERK_JWT_KEY")
 if CLERK_JWT_KEY is not None:
     # A PEM pasted into a single-line variable often arrives with literal "\n" sequences.
     CLERK_JWT_KEY = CLERK_JWT_KEY.replace("\\n", "\n")
+    rsa_public_key(CLERK_JWT_KEY)  # a key that cannot verify anything stops the start
 CLERK_ISSUER = env_str("CLERK_ISSUER")
 CLERK_AUTHORIZED_PARTIES = env_list("CLERK_AUTHORIZED_PARTIES")
 CLERK_CLOCK_SKEW_SECONDS = env_int("CLERK_CLOCK_SKEW_SECONDS", 5)

@@ -309,6 +309,15 @@ def check_edges(base: str, topology: Topology, checks: Checks) -> None:
         too_long.status_code == 401 and too_long.headers["Content-Type"] == "application/json",
         f"a 20 KB token is the app's JSON 401 through nginx ({too_long.status_code})",
     )
+    # Past gunicorn's request line (8,190 bytes) but within nginx's buffers (32 KiB): nginx's
+    # JSON 414, never gunicorn's HTML page. (Past 32 KiB nginx's own 414, while reading.)
+    uri = requests.get(f"{base}/api/v1/goals?q={'a' * 9_000}", headers=headers, timeout=10)
+    checks.expect(
+        uri.status_code == 414 and uri.headers["Content-Type"] == "application/json",
+        f"a 9,000-byte URL is nginx's JSON 414 ({uri.status_code})",
+    )
+    beyond = requests.get(f"{base}/api/v1/goals?q={'a' * 40_000}", headers=headers, timeout=10)
+    checks.expect(beyond.status_code == 414, f"a 40,000-byte URL is 414 ({beyond.status_code})")
 
 
 def check_shared_rate_limit(base: str, checks: Checks) -> None:

@@ -126,7 +126,7 @@ def test_pip_install_dot_works_in_a_bare_virtualenv(clone, tmp_path):
             **os.environ,
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": "wheel-probe",
-            "CLERK_JWT_KEY": "unused",
+            "CLERK_JWKS_URL": "https://wheel-probe.invalid/jwks.json",
             "DATABASE_URL": "postgresql://localhost/unused",
         },
         check=False,

@@ -6,6 +6,7 @@ Every delivery is signed by the tests with real HMAC-SHA256 and a secret of thei
 
 import json
 import logging
+import os
 import threading
 import time
 
@@ -431,7 +432,7 @@ def test_a_secret_that_is_not_whsec_base64_is_refused_at_start():
 
     result = load_settings(
         DJANGO_SECRET_KEY="s" * 50,
-        CLERK_JWT_KEY="unused",
+        CLERK_JWT_KEY=os.environ["CLERK_JWT_KEY"],
         CLERK_WEBHOOK_SIGNING_SECRET="not-a-secret",
     )
     assert result.returncode != 0

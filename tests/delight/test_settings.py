@@ -7,11 +7,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ImproperlyConfigured
 
 from delight.env import database_from_url, env_bool, env_int, env_list, env_str
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+PRIVATE_PEM = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    .decode()
+)
 
 
 def run(args: list[str], timeout: float = 60, **env) -> subprocess.CompletedProcess:
@@ -75,19 +88,24 @@ def test_gunicorn_refuses_to_start_without_the_secrets():
     assert "No Clerk key" in result.stderr
 
 
-def test_a_clerk_key_that_is_not_a_pem_is_refused():
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("not a key", "CLERK_JWT_KEY is not a PEM public key: "),
+        (PRIVATE_PEM, "CLERK_JWT_KEY is not a PEM public key (that is a private key: paste the"),
+    ],
+)
+def test_a_clerk_key_that_cannot_verify_stops_the_start_in_one_line(key, message):
+    """It used to be read at the first request: /readyz said ready, every request was a 500."""
     result = run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from accounts import clerk; clerk.key_source()",
-        ],
+        [sys.executable, "manage.py", "check"],
         DJANGO_SECRET_KEY="s" * 50,
-        CLERK_JWT_KEY="not a key",
+        CLERK_JWT_KEY=key,
         DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
     )
-    assert result.returncode != 0
-    assert "CLERK_JWT_KEY is not a PEM public key" in result.stderr
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"manage.py: {message}")
 
 
 def test_a_bad_debug_value_is_refused():

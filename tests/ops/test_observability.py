@@ -108,6 +108,25 @@ def test_a_refused_request_is_one_warning_without_its_url(client, settings):
         assert leaked not in text
 
 
+@pytest.mark.django_db
+def test_a_503_is_one_line_with_its_request_id(client, monkeypatch):
+    """Django's django.request logged a second line for every 5xx answer, after the request
+    (no request id): an outage doubled the error lines, half of them unattributable."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    from delight import health
+
+    monkeypatch.setattr(health, "_fully_migrated", False)
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: ["pending"])
+    (line,) = console_lines(client, lambda c: c.get("/readyz", HTTP_X_REQUEST_ID="rq-503"))
+    record = json.loads(line)
+    assert (record["logger"], record["request_id"], record["http"]["status"]) == (
+        "delight.request",
+        "rq-503",
+        503,
+    )
+
+
 def test_the_plain_format_is_for_people(monkeypatch):
     """make run (DEBUG on) writes plain lines; production (DEBUG off) JSON; DJANGO_LOG_FORMAT
     chooses either."""
@@ -143,7 +162,6 @@ def test_make_run_logs_plain_lines(tmp_path):
             "DJANGO_DEBUG": "1",
             # Never connected to; set so that settings do not start the embedded PostgreSQL.
             "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
-            "CLERK_JWT_KEY": "unused",
             "PATH": "",
         },
         capture_output=True,
