@@ -95,8 +95,8 @@ bench-speedups: install ## every kept speed-up measured on and off in one run (d
 soak: install ## concurrent creates while PostgreSQL restarts; SHORT=1 for the CI-sized run
 	$(BIN)/python scripts/soak.py $(if $(SHORT),--short,)
 
-clean: ## remove the virtualenv and caches (keeps .data/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov
+clean: ## remove the virtualenv, caches, test output and build files (keeps .data/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage .coverage.* htmlcov staticfiles test-artifacts .schemathesis .hypothesis build dist *.egg-info
 
 guide: install ## rewrite docs/API-TESTING-GUIDE.md from a real run
 	GUIDE_WRITE=1 $(BIN)/pytest -q -p no:cacheprovider tests/goals/test_api_guide.py
