@@ -1,4 +1,21 @@
-"""drf-spectacular hooks."""
+"""drf-spectacular hooks, and the schema's view."""
+
+from drf_spectacular.views import SpectacularAPIView
+
+from delight.renderers import JSONRenderer
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document: YAML unless JSON is asked for, and its errors in the API's JSON.
+    A 406 (``Accept: text/html``) or a 429 was rendered by the YAML renderer, which wrote DRF's
+    error objects out as ``string:``/``code:`` pairs. (No authentication: settings'
+    ``SERVE_AUTHENTICATION``, so a stale token in the browser does not hide the document.)"""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def without_trailing_slash(endpoints):

@@ -278,7 +278,10 @@ DATABASES["default"].update(
     {
         # Persistent connections, checked before reuse so a restarted database costs one failed
         # request at most (https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections).
-        "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 600),
+        # Not under runserver (DEBUG): it serves each request on a new thread, whose connection
+        # stays open with nobody to reuse it; a burst used up PostgreSQL's connections (every
+        # request then a 503) until restart. Django's docs say the same.
+        "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 0 if DEBUG else 600),
         "CONN_HEALTH_CHECKS": True,
     }
 )
@@ -339,6 +342,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs pages are public: a stale or bad token in the browser was a 401
+    # for the document itself (and a 401 page for /docs).
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from delight import health, views
+from delight.openapi import SchemaView
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -11,7 +12,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/webhooks/", include("accounts.urls")),
     path("api/v1/", include("goals.urls")),
-    path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/schema", SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(
         "redoc",

@@ -78,8 +78,8 @@ TOO_LARGE = _error(
 )
 LENGTH_REQUIRED = _error(
     "Length required",
-    "A body sent without Content-Length that the server did not read.",
-    "A request body needs a Content-Length header.",
+    "A body sent without Content-Length (chunked) that the server did not read.",
+    "A body without Content-Length cannot be read here: send Content-Length.",
 )
 LIMIT_REACHED = _error(
     "Goal limit reached",
@@ -122,11 +122,13 @@ ETAG = _header(
     [200, 201, 304],
     required=True,
 )
-REPLAYED = _header(
+REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
-    "`true` when this is the kept answer of an earlier request with the same "
+    {"type": "string", "enum": ["true"]},
+    OpenApiParameter.HEADER,
+    description="`true` when this is the kept answer of an earlier request with the same "
     "`Idempotency-Key`; absent otherwise.",
-    [201],
+    response=[201],
 )
 LINK = _header(
     "Link",
@@ -264,13 +266,19 @@ PATCH_REQUEST = OpenApiExample(
     request_only=True,
 )
 
-COMMON = {401: UNAUTHORIZED, 429: THROTTLED, 503: UNAVAILABLE}
+# Every operation: a body is measured (413) or refused unread (411) before the route is known,
+# so a GET or DELETE sent with one meets them too.
+COMMON = {
+    401: UNAUTHORIZED,
+    411: LENGTH_REQUIRED,
+    413: TOO_LARGE,
+    429: THROTTLED,
+    503: UNAVAILABLE,
+}
 READ = {406: NOT_ACCEPTABLE, **COMMON}
 WRITE = {
     400: BAD_JSON,
     406: NOT_ACCEPTABLE,
-    411: LENGTH_REQUIRED,
-    413: TOO_LARGE,
     415: UNSUPPORTED,
     422: UNPROCESSABLE,
     **COMMON,

@@ -214,3 +214,22 @@ def test_deploy_checks_pass_with_production_settings():
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("debug", "age"), [("1", "0"), ("0", "600")])
+def test_connections_are_kept_only_where_a_worker_reuses_them(debug, age):
+    """runserver (DEBUG, make run) serves each request on a new thread: a kept connection is
+    never reused, and a burst of requests used up PostgreSQL's connections (a 503 for
+    everyone until restart). gunicorn's workers reuse theirs."""
+    result = run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])",
+        ],
+        DJANGO_DEBUG=debug,
+        DJANGO_SECRET_KEY="s" * 50,
+        CLERK_JWT_KEY=os.environ["CLERK_JWT_KEY"],
+        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+    )
+    assert result.stdout.strip() == age, result.stderr
