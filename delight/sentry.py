@@ -15,6 +15,11 @@ from delight.requestlog import _TOKEN
 def init(*, dsn: str, environment: str | None, traces_sample_rate: float) -> None:
     import sentry_sdk
     from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import ignore_logger
+
+    # A refused Host or too many fields is the client's mistake, logged at ERROR by Django: an
+    # event for each would bury the real errors (and carry the URL). The log keeps one WARNING.
+    ignore_logger("django.security.*")
 
     sentry_sdk.init(
         dsn=dsn,

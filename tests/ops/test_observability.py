@@ -304,6 +304,30 @@ def test_sentry_reports_errors_without_credentials():
     assert b"[redacted]" in envelope
 
 
+@pytest.mark.django_db
+def test_sentry_is_not_told_of_refused_requests(client, settings):
+    """django.security.* (a Host not allowed, too many fields) is logged at ERROR by Django; the
+    SDK's logging integration would make each an event, with its URL."""
+    import sentry_sdk
+
+    from delight import sentry
+
+    settings.ALLOWED_HOSTS = ["api.delight.example"]
+    server = SentryServer()
+    try:
+        sentry.init(dsn=server.dsn, environment="test", traces_sample_rate=0)
+        assert client.get(f"{GOALS}?q=private", HTTP_HOST="evil.example").status_code == 400
+        sentry_sdk.capture_message("a real error")
+        sentry_sdk.flush(timeout=10)
+    finally:
+        sentry_sdk.init(dsn=None)
+        server.close()
+    envelope = b"".join(server.envelopes)
+    assert b"a real error" in envelope  # the transport works
+    assert b"DisallowedHost" not in envelope
+    assert b"private" not in envelope
+
+
 def test_sentry_is_off_by_default(settings):
     import sentry_sdk
 
