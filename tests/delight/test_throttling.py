@@ -1,7 +1,6 @@
 """Rate limits: per user, and per client address for requests without valid credentials."""
 
 import pytest
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from delight import throttling
@@ -61,6 +60,20 @@ def test_an_unreachable_cache_lets_requests_through(settings, api):
     assert api.get(GOALS).status_code == 200
 
 
+def test_an_unreachable_redis_lets_requests_through_and_is_not_asked_again_at_once(
+    settings, api, caplog
+):
+    """A Redis that hangs would otherwise cost its timeout on every request."""
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+    throttling.redis_counter.cache_clear()
+    try:
+        assert [api.get(GOALS).status_code for _ in range(3)] == [200, 200, 200]
+    finally:
+        throttling.redis_counter.cache_clear()
+    unavailable = [r for r in caplog.records if "rate limit store unavailable" in r.getMessage()]
+    assert len(unavailable) == 1  # asked once; the next requests skipped it (the backoff)
+
+
 def redis_available() -> bool:
     import redis
 
@@ -72,26 +85,25 @@ def redis_available() -> bool:
 
 @pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 def test_with_redis_the_count_is_shared_by_processes(settings):
-    """Two independent cache clients (as two gunicorn workers have) see one counter."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/15",
-        }
-    }
+    """The count lives in Redis (REDIS_URL), where every worker and replica counts: another
+    client of the same Redis sees it."""
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
     settings.RATE_LIMIT_USER_PER_MINUTE = 4
-    caches["default"].clear()
+    throttling.redis_counter.cache_clear()
+    import redis
+
+    other_process = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    other_process.flushdb()
     user = UserFactory()
     worker_a, worker_b = client_for(user), client_for(user)
     statuses = [
         client.get(GOALS).status_code for client in (worker_a, worker_b, worker_a, worker_b)
     ]
     assert statuses == [200, 200, 200, 200]
-    import redis
-
-    other_process = redis.Redis.from_url("redis://127.0.0.1:6379/15")
-    keys = [key for key in other_process.keys("*ratelimit:user:*")]
+    keys = other_process.keys("ratelimit:user:*")
     assert len(keys) == 1
     assert int(other_process.get(keys[0])) == 4
+    assert 0 < other_process.ttl(keys[0]) <= throttling.WINDOW_SECONDS + 5  # the window expires
     assert worker_b.get(GOALS).status_code == 429
-    caches["default"].clear()
+    other_process.flushdb()
+    throttling.redis_counter.cache_clear()
