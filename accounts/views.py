@@ -18,11 +18,21 @@ class ClerkWebhookView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = []
 
+    def initial(self, request, *args, **kwargs):
+        # The contract: no secret, no route, whatever the method (before DRF's 405 and Allow).
+        if not settings.CLERK_WEBHOOK_SIGNING_SECRET:
+            raise exceptions.NotFound()
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 404:
+            response.headers.pop("Allow", None)  # nothing is allowed where there is no route
+        return response
+
     @CLERK_WEBHOOK
     def post(self, request):
         secret = settings.CLERK_WEBHOOK_SIGNING_SECRET
-        if not secret:
-            raise exceptions.NotFound()  # the contract: no secret, no route
         # request.body: the bytes as received, which is what Svix signed (not request.data).
         delivery = webhooks.verified_delivery(request.body, request.headers, secret=secret)
         return Response({"status": webhooks.process(delivery)})

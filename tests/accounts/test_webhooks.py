@@ -394,7 +394,17 @@ def test_without_a_secret_the_route_is_404(settings):
     response = deliver(secret, user_created("user_ada"))
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+    assert "Allow" not in response
     assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "options"])
+def test_without_a_secret_every_method_is_404(client, settings, method):
+    """No route at all, as the README says: not a 405 that names POST."""
+    settings.CLERK_WEBHOOK_SIGNING_SECRET = None
+    response = getattr(client, method)("/api/v1/webhooks/clerk")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+    assert "Allow" not in response
 
 
 def test_only_post_is_allowed(secret):
