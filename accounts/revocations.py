@@ -34,6 +34,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import connection
 
+from delight.redis_store import GuardedRedis
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "accounts:erased:"
@@ -44,32 +46,27 @@ def _digest(clerk_user_id: str) -> str:
 
 
 class RedisRevocations:
-    """Marks as Redis keys (``REDIS_URL``), read with one ``EXISTS``: a raw client, a third of
-    the time of Django's cache API, which versions, prefixes and pickles."""
-
-    #: After a Redis error, authentication skips Redis (and asks the database) this long, so a
-    #: Redis that hangs costs one timeout, not one per request.
-    BACKOFF_SECONDS = 5.0
+    """Marks as Redis keys (``REDIS_URL``), read with one ``EXISTS`` on a raw client (a third of
+    the time of Django's cache API); after a Redis error authentication asks the database for
+    a while (delight.redis_store)."""
 
     def __init__(self, url: str, *, ttl: float):
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self.redis = GuardedRedis(url)
         self.ttl = ttl
-        self._skip_until = 0.0
+
+    @property
+    def client(self):
+        return self.redis.client
 
     def publish(self, clerk_user_id: str) -> None:
         self.client.set(KEY_PREFIX + _digest(clerk_user_id), 1, ex=int(self.ttl))
 
     def is_revoked(self, clerk_user_id: str) -> bool | None:
-        if time.monotonic() < self._skip_until:
-            return None
-        try:
-            return bool(self.client.exists(KEY_PREFIX + _digest(clerk_user_id)))
-        except Exception:  # a broken Redis must not break authentication: ask the database
-            self._skip_until = time.monotonic() + self.BACKOFF_SECONDS
-            logger.warning("revocation store (Redis) unavailable", exc_info=True)
-            return None
+        key = KEY_PREFIX + _digest(clerk_user_id)
+        found = self.redis.call(
+            lambda client: client.exists(key), unavailable="revocation store (Redis) unavailable"
+        )
+        return None if found is None else bool(found)
 
     def clear(self) -> None:
         """Nothing to do: marks expire, and each test uses its own Clerk ids with Redis."""

@@ -29,6 +29,7 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from delight import metrics
+from delight.redis_store import GuardedRedis
 
 logger = logging.getLogger(__name__)
 
@@ -37,31 +38,22 @@ WINDOW_SECONDS = 60
 
 class RedisCounter:
     """Window counters in Redis (``REDIS_URL``), each count one round trip: ``SET key 0 EX ttl
-    NX`` (the window's counter, if new) and ``INCR key`` in one pipeline.
-
-    After a Redis error, counting stops for ``BACKOFF_SECONDS`` (requests let through, as
-    before), so a Redis that hangs costs one timeout, not one per request."""
-
-    BACKOFF_SECONDS = 5.0
+    NX`` (the window's counter, if new) and ``INCR key`` in one pipeline. After a Redis error,
+    requests are let through uncounted for a while (delight.redis_store)."""
 
     def __init__(self, url: str):
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        self._skip_until = 0.0
+        self.redis = GuardedRedis(url)
 
     def count(self, key: str, ttl: int) -> int | None:
-        if time.monotonic() < self._skip_until:
-            return None
-        try:
-            pipeline = self.client.pipeline(transaction=False)
+        def set_and_incr(client):
+            pipeline = client.pipeline(transaction=False)
             pipeline.set(key, 0, ex=ttl, nx=True)
             pipeline.incr(key)
             return pipeline.execute()[1]
-        except Exception:  # a broken Redis must not break the API
-            self._skip_until = time.monotonic() + self.BACKOFF_SECONDS
-            logger.warning("rate limit store unavailable; requests let through", exc_info=True)
-            return None
+
+        return self.redis.call(
+            set_and_incr, unavailable="rate limit store unavailable; requests let through"
+        )
 
 
 @functools.cache

@@ -48,7 +48,7 @@ def main() -> None:
         for _ in range(args.counts):
             count()
         print(f"{name:10s} {(time.perf_counter() - started) / args.counts * 1e6:7.1f} µs a count")
-    counter.client.flushdb()
+    counter.redis.client.flushdb()
 
 
 if __name__ == "__main__":
