@@ -386,8 +386,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging --------------------------------------------------------------------------------
 # One line per request from delight.requestlog (with its request id, as every line written
-# during the request); django.request keeps only server errors (it would log every 4xx a second
-# time, as a WARNING), and runserver's own access line is off. JSON lines on stdout in production,
+# during the request); django.request keeps only the tracebacks of unhandled exceptions (its 4xx
+# warnings and its line for a 5xx answer would repeat the access line), and runserver's own
+# access line is off. JSON lines on stdout in production,
 # plain lines under make run (DJANGO_LOG_FORMAT: see delight.requestlog.log_format).
 LOG_FORMAT = requestlog.log_format()
 LOGGING = requestlog.logging_config(
