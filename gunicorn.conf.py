@@ -62,6 +62,7 @@ control_socket_disable = True
 # Logs: the app writes one access line per request (delight.requestlog); gunicorn's own lines go
 # to the same stdout in the same format.
 accesslog = _env("GUNICORN_ACCESS_LOG", "") or None  # "-" for gunicorn's own access line
+logger_class = "delight.workers.Logger"  # builds gunicorn's access line only when it is written
 errorlog = "-"
 logconfig_dict = requestlog.logging_config(
     fmt=requestlog.log_format(),
