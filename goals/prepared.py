@@ -1,6 +1,7 @@
 """Queries of a fixed shape, built with the ORM once and compiled once (speed-up, see
 docs/PERFORMANCE.md: building and compiling a query costs more Python time than PostgreSQL takes
-to answer it).
+to answer it). ``PreparedQuery`` reads; ``PreparedInsert`` is ``objects.create()``,
+``PreparedUpdate`` is ``QuerySet.update()`` with ``RETURNING``.
 
 A ``PreparedQuery`` is built through the same queryset methods every other caller uses
 (``owned_by``, ``GoalFilter.shown``, ...), with a ``Slot`` where a value changes from one run to
@@ -10,10 +11,12 @@ The rows come back as named tuples, named as the query names its columns.
 """
 
 from collections import namedtuple
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Expression, UUIDField
+from django.db.models.sql import InsertQuery
+from django.db.models.sql.subqueries import UpdateQuery
 from psycopg import sql
 
 
@@ -26,6 +29,25 @@ class Slot(Expression):
 
     def as_sql(self, compiler, connection):
         return "%s", [self]
+
+
+class _Written(Slot):
+    """The value a prepared write stores in a field: prepared at each run as ``Model.save()``
+    and ``QuerySet.update()`` prepare theirs (``Field.get_db_prep_save``)."""
+
+    def value(self, values: dict, connection):
+        return self.output_field.get_db_prep_save(values[self.name], connection)
+
+
+def _bind(params: list, values: dict, connection) -> list:
+    """The parameters of a run: each slot's value in its place, the other parameters as they
+    are (slots are found by identity: no constant is ever taken for one)."""
+    return [
+        (param.value(values, connection) if isinstance(param, _Written) else values[param.name])
+        if isinstance(param, Slot)
+        else param
+        for param in params
+    ]
 
 
 class PreparedQuery:
@@ -41,11 +63,12 @@ class PreparedQuery:
     def rows(self, *, limit: int | None = None, **values) -> list:
         """The query's rows with ``values`` in its slots (and ``LIMIT limit``)."""
         statement, params = self._compiled
-        params = [values[param.name] if isinstance(param, Slot) else param for param in params]
+        connection = connections[router.db_for_read(self._model)]
+        params = _bind(params, values, connection)
         if limit is not None:
             statement = sql.SQL("{} LIMIT %s").format(sql.SQL(statement))
             params.append(limit)
-        with connections[router.db_for_read(self._model)].cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(statement, params)
             row = _row_class(tuple(column.name for column in cursor.description))
             new = tuple.__new__  # as Django makes its own named rows (NamedValuesListIterable)
@@ -55,3 +78,89 @@ class PreparedQuery:
 @cache
 def _row_class(names: tuple[str, ...]):
     return namedtuple("Row", names)
+
+
+class PreparedInsert:
+    """``model.objects.create(**values)``: the ORM's own INSERT (``InsertQuery``, ``RETURNING``
+    the columns the database fills), compiled once for each set of field names given, with a
+    ``Slot`` for each value. Each value is prepared as ``Model.save()`` prepares it
+    (``get_db_prep_save``); the instance comes back through ``Model.from_db``, as a query
+    would build it. ``values`` are keyed by attribute name (``user_id``, not ``user``).
+
+    What it does not do that ``save()`` does: send ``pre_save``/``post_save`` (nothing listens
+    for the models it serves: tests/goals/test_prepared.py) and run fields' ``pre_save`` hooks
+    (``auto_now``: none of its fields has one)."""
+
+    def __init__(self, model):
+        self._model = model
+        self._compiled = cache(self._compile)  # a few sets of names: the writable fields'
+
+    def create(self, **values):
+        statement, params, defaults, returning = self._compiled(frozenset(values))
+        using = router.db_for_write(self._model)
+        connection = connections[using]
+        # As save() runs it: an error inside atomic() marks the transaction for rollback.
+        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+            cursor.execute(statement, _bind(params, values, connection))
+            returned = zip(returning, cursor.fetchone(), strict=True)
+        written = {**defaults, **values, **dict(returned)}
+        names = [field.attname for field in self._model._meta.concrete_fields]
+        return self._model.from_db(using, names, [written[name] for name in names])
+
+    def _compile(self, names: frozenset) -> tuple[str, list, dict, list[str]]:
+        meta = self._model._meta
+        returned = meta.db_returning_fields
+        inserted = [field for field in meta.local_concrete_fields if not field.generated]
+        slots = {f.attname: _Written(f.attname, f) for f in inserted if f.attname in names}
+        template = self._model(**slots)
+        # A field not given is written with its default, as the model sets it: fixed once here,
+        # so a default that changes (a callable's) must be given each time.
+        defaults = {}
+        for field in inserted:
+            if field.attname not in names and field not in returned:
+                if field.has_default() and callable(field.default):
+                    raise ValueError(f"{field.attname} has a callable default: give its value")
+                defaults[field.attname] = getattr(template, field.attname)
+        query = InsertQuery(self._model)
+        query.insert_values(inserted, [template])
+        compiler = query.get_compiler(router.db_for_write(self._model))
+        compiler.returning_fields = returned
+        ((statement, params),) = compiler.as_sql()
+        return statement, list(params), defaults, [field.attname for field in returned]
+
+
+class PreparedUpdate:
+    """``queryset.update(**changes)``, returning the named columns of the row it changed (None
+    if no row matched): the ORM's own statement (``QuerySet.update`` builds the same
+    ``UpdateQuery``) with a ``RETURNING`` clause, compiled once for each set of changed fields
+    and each ``shape`` (the keyword arguments of ``build``; a few values each, or the cache
+    of compiled statements would grow with what clients send: it keeps the latest 64).
+
+    ``RETURNING``: Django 5.2 cannot return values from an update, and reading a trigger's
+    ``updated_at`` afterwards would cost a second query and could see a later write."""
+
+    def __init__(self, build, *, model, returning: tuple[str, ...]):
+        self._build = build  # (**shape) -> QuerySet, with Slots where values change
+        self._model = model
+        self._returning = returning
+        self._compiled = lru_cache(maxsize=64)(self._compile)
+
+    def run(self, changes: dict, *, shape: dict, **values) -> tuple | None:
+        assert not changes.keys() & values.keys(), "a slot name is also a changed field"
+        statement, params = self._compiled(frozenset(changes), tuple(sorted(shape.items())))
+        using = router.db_for_write(self._model)
+        connection = connections[using]
+        # As QuerySet.update() runs it: an error inside atomic() marks it for rollback.
+        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+            cursor.execute(statement, _bind(params, {**values, **changes}, connection))
+            return cursor.fetchone()
+
+    def _compile(self, changed: frozenset, shape: tuple) -> tuple[sql.Composed, list]:
+        queryset = self._build(**dict(shape))
+        meta = self._model._meta
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values({name: _Written(name, meta.get_field(name)) for name in changed})
+        statement, params = query.get_compiler(queryset.db).as_sql()
+        columns = [sql.Identifier(meta.get_field(name).column) for name in self._returning]
+        returning = sql.SQL(", ").join(columns)
+        return sql.SQL("{} RETURNING {}").format(sql.SQL(statement), returning), list(params)

@@ -1,15 +1,19 @@
 """Writing goals, through the ORM. Each write is one SQL statement, and the goal returned holds
-what the database wrote (id, defaults, the trigger's ``updated_at``)."""
+what the database wrote (id, defaults, the trigger's ``updated_at``). The statements are the
+ORM's own (``objects.create``, ``QuerySet.update``), compiled once (goals.prepared)."""
 
 from collections.abc import Collection
 from datetime import datetime
 
 from django.db import IntegrityError
-from django.db.models.sql.subqueries import UpdateQuery
-from psycopg import sql
+from django.db.models import DateTimeField
 
 from goals import limits
 from goals.models import Goal, GoalStatus
+from goals.prepared import PreparedInsert, PreparedUpdate, Slot
+
+# Goal.objects.create, its INSERT compiled once (speed-up, docs/PERFORMANCE.md).
+GOAL_INSERT = PreparedInsert(Goal)
 
 
 class StaleGoal(Exception):
@@ -25,15 +29,17 @@ class GoalLimitReached(Exception):
 
 
 def goal_create(*, user, **fields) -> Goal:
-    """``Goal.objects.create``: one ``INSERT ... RETURNING`` (id, status and timestamps come from
-    the database defaults). PostgreSQL refuses a goal beyond the owner's limit (migration 0005)."""
+    """``Goal.objects.create``'s ``INSERT ... RETURNING``, compiled once (``GOAL_INSERT``): id,
+    status and timestamps come from the database defaults. PostgreSQL refuses a goal beyond the owner's limit (migration 0005)."""
     try:
-        return Goal.objects.create(user=user, **fields)
+        goal = GOAL_INSERT.create(user_id=user.pk, **fields)
     except IntegrityError as exc:
         limit = limits.limit_reached(exc)
         if limit is None:
             raise
         raise GoalLimitReached(limit) from None
+    goal.user = user
+    return goal
 
 
 def goal_update(
@@ -51,10 +57,14 @@ def goal_update(
         raise StaleGoal
     if not changes:
         return goal
-    target = Goal.objects.owned_by(goal.user_id).filter(pk=goal.pk)
-    if expected_versions is not None:
-        target = target.filter(updated_at__in=expected_versions)
-    row = _update_returning(target, changes, "updated_at")
+    versions = sorted(set(expected_versions or ()))
+    row = GOAL_UPDATE.run(
+        changes,
+        shape={"versions": None if expected_versions is None else len(versions)},
+        owner=goal.user_id,
+        pk=goal.pk,
+        **{f"version{i}": version for i, version in enumerate(versions)},
+    )
     if row is None:
         if expected_versions is not None:
             raise StaleGoal
@@ -71,19 +81,16 @@ def goal_archive(*, goal: Goal, expected_versions: Collection[datetime] | None =
     return goal_update(goal=goal, changes=changes, expected_versions=expected_versions)
 
 
-def _update_returning(queryset, changes: dict, *returning: str) -> tuple | None:
-    """``queryset.update(**changes)``, returning the named columns of the row it changed.
+def _updated(*, versions: int | None):
+    """The goal ``goal_update`` writes: its owner's, by id, at one of ``versions`` versions."""
+    target = Goal.objects.owned_by(Slot("owner")).filter(pk=Slot("pk"))
+    if versions is None:
+        return target
+    return target.filter(
+        updated_at__in=[Slot(f"version{i}", DateTimeField()) for i in range(versions)]
+    )
 
-    The statement is the ORM's own (``QuerySet.update`` builds the same ``UpdateQuery``), with a
-    ``RETURNING`` clause added: Django 5.2 cannot return values from an update, and reading the
-    trigger's ``updated_at`` afterwards would cost a second query and could see a later write.
-    """
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(changes)
-    compiler = query.get_compiler(queryset.db)
-    statement, params = compiler.as_sql()
-    columns = [sql.Identifier(queryset.model._meta.get_field(name).column) for name in returning]
-    composed = sql.SQL("{} RETURNING {}").format(sql.SQL(statement), sql.SQL(", ").join(columns))
-    with compiler.connection.cursor() as cursor:
-        cursor.execute(composed, params)
-        return cursor.fetchone()
+
+# queryset.update(**changes) with RETURNING updated_at, compiled once per set of changed
+# fields (speed-up, docs/PERFORMANCE.md).
+GOAL_UPDATE = PreparedUpdate(_updated, model=Goal, returning=("updated_at",))

@@ -311,7 +311,37 @@ def orm_get_object():
         yield
 
 
+@contextlib.contextmanager
+def orm_create():
+    """Goal.objects.create(), its INSERT compiled per call."""
+    from goals.models import Goal
+    from goals.services import GOAL_INSERT
+
+    def create(**values):
+        return Goal.objects.create(**values)
+
+    with _patched(GOAL_INSERT, "create", create):
+        yield
+
+
+@contextlib.contextmanager
+def orm_update():
+    """QuerySet.update()'s UpdateQuery built and compiled per call (with its RETURNING)."""
+    from goals.services import GOAL_UPDATE
+
+    with _patched(GOAL_UPDATE, "_compiled", GOAL_UPDATE._compile):
+        yield
+
+
 SPEEDUPS = {
+    "prepared-insert": (
+        "goal_create, GOAL_INSERT (goals/services.py, goals/prepared.py)",
+        orm_create,
+    ),
+    "prepared-update": (
+        "goal_update, GOAL_UPDATE (goals/services.py, goals/prepared.py)",
+        orm_update,
+    ),
     "serializer-representation": (
         "GoalSerializer.to_representation (goals/serializers.py)",
         drf_representation,

@@ -64,3 +64,118 @@ def test_slots_are_found_by_identity_never_by_value(owners):
     assert constant == goal.pk
     with pytest.raises(KeyError):
         query.rows()  # a slot without a value is an error, never a silent constant
+
+
+def _fields(goal) -> dict:
+    return {field.attname: getattr(goal, field.attname) for field in Goal._meta.concrete_fields}
+
+
+def _sql(captured) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def _shape(statement: str) -> str:
+    """A statement without its values (a slot is compiled as an expression: in parentheses)."""
+    import re
+
+    return re.sub(r"\(\?\)", "?", re.sub(r"'[^']*'(::\w+)?", "?", statement))
+
+
+GIVEN = [
+    {"title": "Sail", "goal_type": "concrete", "value_category": "craft"},
+    {
+        "title": "Sail",
+        "description": "Dinghy first.",
+        "goal_type": "concrete",
+        "value_category": "craft",
+        "target_date": dt.date(2027, 6, 1),
+        "status": "paused",
+    },
+]
+
+
+@pytest.mark.parametrize("given", GIVEN, ids=["fewest fields", "every writable field"])
+def test_the_prepared_insert_is_the_orms_create(given):
+    """The same statement as Goal.objects.create (values aside), and the goal it returns
+    holds what the database holds, every field loaded (no query on reading one)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from goals.services import GOAL_INSERT
+
+    owner = UserFactory()
+    with CaptureQueriesContext(connection) as orm:
+        Goal.objects.create(user=owner, **given)
+    with CaptureQueriesContext(connection) as prepared:
+        goal = GOAL_INSERT.create(user_id=owner.pk, **given)
+    strip = str.maketrans("", "", "0123456789abcdef-")  # the ids and values that differ
+    assert [s.translate(strip) for s in _sql(prepared)] == [s.translate(strip) for s in _sql(orm)]
+    with CaptureQueriesContext(connection) as reads:
+        loaded = _fields(goal)
+    assert reads.captured_queries == []
+    assert loaded == _fields(Goal.objects.get(pk=goal.pk))
+    assert not goal._state.adding
+    assert goal.status == given.get("status", "active")
+
+
+def test_nothing_listens_for_the_saves_the_prepared_writes_skip():
+    """PreparedInsert and PreparedUpdate send no pre_save/post_save: a receiver added for goals
+    would be skipped silently, so this fails first."""
+    from django.db.models.signals import post_save, pre_save
+
+    assert not pre_save.has_listeners(Goal)
+    assert not post_save.has_listeners(Goal)
+
+
+def test_a_callable_default_is_never_frozen_into_a_prepared_insert():
+    from accounts.models import User
+    from goals.prepared import PreparedInsert
+
+    with pytest.raises(ValueError, match="callable default"):
+        PreparedInsert(User).create(username="clerk:user_frozen", clerk_user_id="user_frozen")
+
+
+@pytest.mark.parametrize("with_versions", [False, True])
+def test_the_prepared_update_is_querysets_update_returning(owners, with_versions):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from goals.services import _updated, goal_update
+
+    mine, _ = owners
+    goal = Goal.objects.filter(user=mine).first()
+    versions = [goal.updated_at] if with_versions else None
+    target = Goal.objects.owned_by(mine).filter(pk=goal.pk)
+    if with_versions:
+        target = target.filter(updated_at__in=versions)
+    with CaptureQueriesContext(connection) as orm:
+        target.update(title="Renamed once")
+    goal.refresh_from_db()
+    versions = [goal.updated_at] if with_versions else None
+    with CaptureQueriesContext(connection) as prepared:
+        goal_update(goal=goal, changes={"title": "Renamed twice"}, expected_versions=versions)
+    ((statement,), (orm_statement,)) = _sql(prepared), _sql(orm)
+    assert _shape(statement) == _shape(orm_statement + ' RETURNING "updated_at"')
+    stored = _fields(Goal.objects.get(pk=goal.pk))
+    # All the API shows, the trigger's updated_at included (not the search document).
+    assert {**_fields(goal), "search_document": None} == {**stored, "search_document": None}
+    assert _updated(versions=None).query.where  # built through owned_by, never by hand
+
+
+def test_the_prepared_updates_kept_are_bounded(owners):
+    """A client choosing how many versions If-Match names cannot grow the cache unbounded."""
+    from goals.services import GOAL_UPDATE, StaleGoal, goal_update
+
+    mine, _ = owners
+    goal = Goal.objects.filter(user=mine).first()
+    for count in range(1, 80):
+        older = [goal.updated_at - dt.timedelta(seconds=s) for s in range(1, count + 1)]
+        goal = goal_update(
+            goal=goal,
+            changes={"title": f"Try {count}"},
+            expected_versions=[*older, goal.updated_at],
+        )
+        with pytest.raises(StaleGoal):
+            goal_update(goal=goal, changes={"title": "No"}, expected_versions=older)
+    assert GOAL_UPDATE._compiled.cache_info().currsize <= 64
+    assert Goal.objects.get(pk=goal.pk).title == "Try 79"
