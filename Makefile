@@ -12,7 +12,7 @@ LOCK_ARGS = --python-version 3.11 --generate-hashes -q $(if $(UPGRADE),--upgrade
 INSTALLED := $(VENV)/.installed
 UV := $(BIN)/uv
 
-.PHONY: help install run test lint format lock migrate schema guide bench bench-speedups soak fuzz clean \
+.PHONY: help install run test lint format lock migrate schema guide bench bench-speedups bench-instructions soak fuzz clean \
 	topology chromium screenshots
 
 help: ## list the targets
@@ -91,6 +91,9 @@ bench: $(VENV)/.installed-bench ## side-by-side against the story's FastAPI desi
 
 bench-speedups: install ## every kept speed-up measured on and off in one run (docs/PERFORMANCE.md)
 	$(BIN)/python scripts/speedups.py $(SPEEDUPS_ARGS)
+
+bench-instructions: install ## the same on/off, counted in instructions per request (needs valgrind)
+	$(BIN)/python scripts/instructions.py $(INSTRUCTIONS_ARGS)
 
 soak: install ## concurrent creates while PostgreSQL restarts; SHORT=1 for the CI-sized run
 	$(BIN)/python scripts/soak.py $(if $(SHORT),--short,)

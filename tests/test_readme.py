@@ -20,6 +20,7 @@ CI_RUN = (ROOT / ".ci/run").read_text()
 LONG_TARGETS = {
     "bench",
     "bench-speedups",
+    "bench-instructions",
     "fuzz",
     "soak",
     "lock",
