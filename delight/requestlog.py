@@ -22,6 +22,7 @@ Each request is logged once, here: Django's ``django.request`` logger is kept to
 """
 
 import contextvars
+import json
 import logging
 import re
 import time
@@ -101,6 +102,14 @@ class JSONFormatter(OrjsonFormatter):
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("timestamp", "time")
         super().__init__(*args, **kwargs)
+
+    def jsonify_log_record(self, log_data) -> str:
+        try:
+            return super().jsonify_log_record(log_data)
+        except TypeError:
+            # orjson refuses a lone surrogate and an integer beyond 64 bits, and logging would
+            # drop the line: the standard library writes both (escaped, as a string).
+            return json.dumps(log_data, default=str)
 
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"

@@ -45,7 +45,16 @@ class Logger(glogging.Logger):
     With a ``logconfig_dict`` (gunicorn.conf.py's) gunicorn counts its access log as on and
     builds every request's atoms (a dict of twenty-odd fields, the date formatted) before
     ``gunicorn.access`` drops the record, which it does unless ``GUNICORN_ACCESS_LOG`` asks for
-    the line: 3-4 % of a worker's time on a single-goal request (docs/PERFORMANCE.md)."""
+    the line: 3-4 % of a worker's time on a single-goal request (docs/PERFORMANCE.md).
+
+    A ``logger_class`` of our own also ends gunicorn's switch to its StatsD logger when
+    ``statsd_host`` is set: this service's metrics are Prometheus (``METRICS_PORT``), and a
+    StatsD setting says so at start rather than sending nothing in silence."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        if cfg.statsd_host:
+            self.warning("statsd_host is ignored: metrics are served for Prometheus (METRICS_PORT)")
 
     def access(self, resp, req, environ, request_time):
         if self.access_log.isEnabledFor(logging.INFO):

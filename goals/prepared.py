@@ -5,23 +5,29 @@ to answer it). ``PreparedQuery`` reads; ``PreparedInsert`` is ``objects.create()
 
 A ``PreparedQuery`` is built through the same queryset methods every other caller uses
 (``owned_by``, ``GoalFilter.shown``, ...), with a ``Slot`` where a value changes from one run to
-the next. The SQL and its parameters are kept; each run puts its values in the slots' places.
-Slots are found by identity, not by value, so no parameter of the query can be mistaken for one.
+the next. The SQL and its parameters are kept; each run puts its values in the slots' places. A slot is
+known by being a ``Slot`` object among the compiled parameters, never by its value, so no
+constant of the query can be mistaken for one; its ``name`` says which value goes there.
 The rows come back as named tuples, named as the query names its columns.
+
+Writes take values only, as the serializers give them: an ORM expression (``F("title")``,
+``Upper(...)``) would need compiling per call, and is refused (``QuerySet.update`` takes it).
 """
 
 from collections import namedtuple
 from functools import cache, cached_property, lru_cache
 
 from django.db import connections, router, transaction
-from django.db.models import Expression, UUIDField
+from django.db.models import DateField, DateTimeField, Expression, Field, TimeField, UUIDField
 from django.db.models.sql import InsertQuery
 from django.db.models.sql.subqueries import UpdateQuery
 from psycopg import sql
 
 
 class Slot(Expression):
-    """A value of a prepared query, given at each run (``PreparedQuery.rows(name=value)``)."""
+    """A value of a prepared query, given at each run (``PreparedQuery.rows(name=value)``) and
+    sent as is (a primary key, a timestamp: psycopg adapts it). ``output_field``: what the
+    value is, for the ORM while it compiles (a UUID unless told)."""
 
     def __init__(self, name: str, output_field=None):
         super().__init__(output_field=output_field or UUIDField())
@@ -36,12 +42,15 @@ class _Written(Slot):
     and ``QuerySet.update()`` prepare theirs (``Field.get_db_prep_save``)."""
 
     def value(self, values: dict, connection):
-        return self.output_field.get_db_prep_save(values[self.name], connection)
+        value = values[self.name]
+        if hasattr(value, "resolve_expression"):
+            raise TypeError(f"{self.name}: a prepared write takes a value, not {value!r}")
+        return self.output_field.get_db_prep_save(value, connection)
 
 
 def _bind(params: list, values: dict, connection) -> list:
     """The parameters of a run: each slot's value in its place, the other parameters as they
-    are (slots are found by identity: no constant is ever taken for one)."""
+    were compiled."""
     return [
         (param.value(values, connection) if isinstance(param, _Written) else values[param.name])
         if isinstance(param, Slot)
@@ -88,8 +97,9 @@ class PreparedInsert:
     would build it. ``values`` are keyed by attribute name (``user_id``, not ``user``).
 
     What it does not do that ``save()`` does: send ``pre_save``/``post_save`` (nothing listens
-    for the models it serves: tests/goals/test_prepared.py) and run fields' ``pre_save`` hooks
-    (``auto_now``: none of its fields has one)."""
+    for the models it serves: tests/goals/test_prepared.py), and run a field's ``pre_save`` per
+    insert (it runs once, at compile time: a field whose hook does more than read the value,
+    ``auto_now`` or a file, is refused). An unknown name is an error, as ``Model()`` makes it."""
 
     def __init__(self, model):
         self._model = model
@@ -100,8 +110,9 @@ class PreparedInsert:
         using = router.db_for_write(self._model)
         connection = connections[using]
         # As save() runs it: an error inside atomic() marks the transaction for rollback.
+        params = _bind(params, values, connection)
         with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-            cursor.execute(statement, _bind(params, values, connection))
+            cursor.execute(statement, params)
             returned = zip(returning, cursor.fetchone(), strict=True)
         written = {**defaults, **values, **dict(returned)}
         names = [field.attname for field in self._model._meta.concrete_fields]
@@ -110,7 +121,18 @@ class PreparedInsert:
     def _compile(self, names: frozenset) -> tuple[str, list, dict, list[str]]:
         meta = self._model._meta
         returned = meta.db_returning_fields
-        inserted = [field for field in meta.local_concrete_fields if not field.generated]
+        inserted = [
+            field
+            for field in meta.local_concrete_fields
+            # As save() leaves out an auto-incremented primary key it is not given.
+            if not field.generated and not (field is meta.auto_field and field.attname not in names)
+        ]
+        unknown = names - {field.attname for field in inserted}
+        if unknown:
+            raise TypeError(f"{self._model.__name__} has no field {', '.join(sorted(unknown))}")
+        for field in inserted:
+            if not _plain(field):
+                raise ValueError(f"{field.attname}: its pre_save would run once, not per insert")
         slots = {f.attname: _Written(f.attname, f) for f in inserted if f.attname in names}
         template = self._model(**slots)
         # A field not given is written with its default, as the model sets it: fixed once here,
@@ -129,12 +151,26 @@ class PreparedInsert:
         return statement, list(params), defaults, [field.attname for field in returned]
 
 
+def _plain(field) -> bool:
+    """Whether the field's ``pre_save`` only reads the value (it runs once, when the statement
+    is compiled): not ``auto_now``/``auto_now_add``, not a file to commit."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return False
+    return type(field).pre_save in {
+        Field.pre_save,
+        DateField.pre_save,
+        DateTimeField.pre_save,
+        TimeField.pre_save,
+    }
+
+
 class PreparedUpdate:
     """``queryset.update(**changes)``, returning the named columns of the row it changed (None
     if no row matched): the ORM's own statement (``QuerySet.update`` builds the same
     ``UpdateQuery``) with a ``RETURNING`` clause, compiled once for each set of changed fields
-    and each ``shape`` (the keyword arguments of ``build``; a few values each, or the cache
-    of compiled statements would grow with what clients send: it keeps the latest 64).
+    and each ``shape`` (the keyword arguments of ``build``). Shapes must take a few values
+    each, never one a client chooses (a count of what it sent): the statements kept are the
+    latest 256.
 
     ``RETURNING``: Django 5.2 cannot return values from an update, and reading a trigger's
     ``updated_at`` afterwards would cost a second query and could see a later write."""
@@ -143,16 +179,18 @@ class PreparedUpdate:
         self._build = build  # (**shape) -> QuerySet, with Slots where values change
         self._model = model
         self._returning = returning
-        self._compiled = lru_cache(maxsize=64)(self._compile)
+        self._compiled = lru_cache(maxsize=256)(self._compile)
 
     def run(self, changes: dict, *, shape: dict, **values) -> tuple | None:
-        assert not changes.keys() & values.keys(), "a slot name is also a changed field"
+        if changes.keys() & values.keys():
+            raise ValueError(f"slots named as changed fields: {changes.keys() & values.keys()}")
         statement, params = self._compiled(frozenset(changes), tuple(sorted(shape.items())))
         using = router.db_for_write(self._model)
         connection = connections[using]
         # As QuerySet.update() runs it: an error inside atomic() marks it for rollback.
+        params = _bind(params, {**values, **changes}, connection)
         with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-            cursor.execute(statement, _bind(params, {**values, **changes}, connection))
+            cursor.execute(statement, params)
             return cursor.fetchone()
 
     def _compile(self, changed: frozenset, shape: tuple) -> tuple[sql.Composed, list]:

@@ -144,10 +144,9 @@ def test_the_prepared_update_is_querysets_update_returning(owners, with_versions
 
     mine, _ = owners
     goal = Goal.objects.filter(user=mine).first()
-    versions = [goal.updated_at] if with_versions else None
     target = Goal.objects.owned_by(mine).filter(pk=goal.pk)
     if with_versions:
-        target = target.filter(updated_at__in=versions)
+        target = target.filter(updated_at=goal.updated_at)
     with CaptureQueriesContext(connection) as orm:
         target.update(title="Renamed once")
     goal.refresh_from_db()
@@ -159,16 +158,19 @@ def test_the_prepared_update_is_querysets_update_returning(owners, with_versions
     stored = _fields(Goal.objects.get(pk=goal.pk))
     # All the API shows, the trigger's updated_at included (not the search document).
     assert {**_fields(goal), "search_document": None} == {**stored, "search_document": None}
-    assert _updated(versions=None).query.where  # built through owned_by, never by hand
+    assert _updated(versioned=False).query.where  # built through owned_by, never by hand
 
 
-def test_the_prepared_updates_kept_are_bounded(owners):
-    """A client choosing how many versions If-Match names cannot grow the cache unbounded."""
+def test_an_if_match_of_any_length_is_one_statement(owners):
+    """The statement checks the version read, one value: a header listing 4,700 versions (what
+    32 KiB of header holds) neither grows the statements kept nor their size."""
     from goals.services import GOAL_UPDATE, StaleGoal, goal_update
 
     mine, _ = owners
     goal = Goal.objects.filter(user=mine).first()
-    for count in range(1, 80):
+    goal = goal_update(goal=goal, changes={"title": "Warm"}, expected_versions=[goal.updated_at])
+    kept = GOAL_UPDATE._compiled.cache_info().currsize
+    for count in (1, 10, 4_700):
         older = [goal.updated_at - dt.timedelta(seconds=s) for s in range(1, count + 1)]
         goal = goal_update(
             goal=goal,
@@ -177,5 +179,72 @@ def test_the_prepared_updates_kept_are_bounded(owners):
         )
         with pytest.raises(StaleGoal):
             goal_update(goal=goal, changes={"title": "No"}, expected_versions=older)
-    assert GOAL_UPDATE._compiled.cache_info().currsize <= 64
-    assert Goal.objects.get(pk=goal.pk).title == "Try 79"
+    assert GOAL_UPDATE._compiled.cache_info().currsize == kept
+    assert Goal.objects.get(pk=goal.pk).title == "Try 4700"
+
+
+def test_prepared_writes_refuse_expressions():
+    """QuerySet.update(title=Upper("title")) compiles an expression per call; the prepared
+    writes would send its repr as text, so they refuse it."""
+    from django.db.models import F, Value
+    from django.db.models.functions import Upper
+
+    from goals.services import goal_create, goal_update
+
+    owner = UserFactory()
+    with pytest.raises(TypeError, match="not"):
+        goal_create(
+            user=owner, title=Upper(Value("x")), goal_type="abstract", value_category="craft"
+        )
+    goal = GoalFactory(user=owner)
+    with pytest.raises(TypeError, match="not"):
+        goal_update(goal=goal, changes={"description": F("title")})
+    assert Goal.objects.get(pk=goal.pk).description == goal.description
+
+
+def test_a_prepared_insert_refuses_what_the_model_would():
+    from goals.services import GOAL_INSERT
+
+    owner = UserFactory()
+    for wrong in ({"titel": "Sail"}, {"pk": uuid.uuid4()}, {"user": owner}):
+        with pytest.raises(TypeError, match="has no field"):
+            GOAL_INSERT.create(user_id=owner.pk, goal_type="abstract", value_category="craft",
+                               **{"title": "Sail", **wrong})  # fmt: skip
+    assert not Goal.objects.filter(user=owner).exists()
+
+
+def test_a_field_whose_pre_save_does_more_than_read_is_refused():
+    """pre_save runs once, when the statement is compiled: auto_now would be frozen."""
+    from django.db import models
+
+    from goals.prepared import _plain
+
+    assert all(_plain(field) for field in Goal._meta.local_concrete_fields)
+    assert not _plain(models.DateTimeField(auto_now=True))
+    assert not _plain(models.DateField(auto_now_add=True))
+    assert not _plain(models.FileField())
+
+
+def test_a_prepared_insert_leaves_an_auto_increment_to_the_database():
+    """As save() does: an AutoField not given is not inserted (any default Django model)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from goals.prepared import PreparedInsert
+
+    made = PreparedInsert(ContentType).create(app_label="prepared", model="probe")
+    assert isinstance(made.pk, int)
+    assert ContentType.objects.get(pk=made.pk).model == "probe"
+
+
+def test_a_slot_named_as_a_changed_field_is_refused(owners):
+    from django.db.models import CharField
+
+    from goals.prepared import PreparedUpdate, Slot
+
+    update = PreparedUpdate(
+        lambda: Goal.objects.filter(title=Slot("title", CharField())),
+        model=Goal,
+        returning=("updated_at",),
+    )
+    with pytest.raises(ValueError, match="slots named as changed fields"):
+        update.run({"title": "new"}, shape={}, title="old")

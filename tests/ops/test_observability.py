@@ -127,6 +127,20 @@ def test_a_503_is_one_line_with_its_request_id(client, monkeypatch):
     )
 
 
+def test_a_json_line_is_never_lost_to_what_orjson_refuses():
+    """A lone surrogate, an integer beyond 64 bits: orjson refuses both; the line is written."""
+    formatter = requestlog.JSONFormatter()
+    record = logging.LogRecord("delight", logging.WARNING, "", 0, "odd %s", ("caf\ud800",), None)
+    record.request_id = "abc"
+    record.count = 2**70
+    line = json.loads(formatter.format(record))
+    assert line["message"] == "odd caf\ud800"
+    assert line["count"] == 2**70
+    plain = logging.LogRecord("delight", logging.INFO, "", 0, "café", None, None)
+    plain.request_id = "abc"
+    assert json.loads(formatter.format(plain))["message"] == "café"
+
+
 def test_the_plain_format_is_for_people(monkeypatch):
     """make run (DEBUG on) writes plain lines; production (DEBUG off) JSON; DJANGO_LOG_FORMAT
     chooses either."""
@@ -199,6 +213,8 @@ environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "GET", "RAW_URI": "/",
            "SERVER_PROTOCOL": "HTTP/1.1"}
 log.access(response, request, environ, __import__("datetime").timedelta(seconds=0.001))
 print("atoms built", len(built))
+app.cfg.set("statsd_host", "127.0.0.1:8125")
+app.cfg.logger_class(app.cfg)  # says that StatsD is not served
 """
 
 
@@ -219,6 +235,7 @@ def test_gunicorn_builds_its_access_line_only_when_it_writes_one(tmp_path, acces
         check=True,
     )
     assert f"atoms built {built}" in result.stdout, result.stdout + result.stderr
+    assert "statsd_host is ignored" in result.stdout
     assert ('\\"GET / HTTP/1.1\\" 200' in result.stdout) is bool(built)
 
 
