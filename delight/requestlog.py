@@ -13,8 +13,9 @@ Two formats, one switch (``DJANGO_LOG_FORMAT``, see ``log_format``): ``plain`` l
 ``time``, ``level``, ``logger``, ``message``, ``request_id`` and, on the access line, ``http``
 (method, route, status, duration_ms, user_id). The JSON comes from python-json-logger (its
 orjson formatter), a formatter for the standard ``logging`` module that Django, gunicorn
-(gunicorn.conf.py uses ``logging_config`` too) and our code already write to. Whatever a line carries, text shaped like
-a bearer token is replaced by ``[redacted]`` before it is written (``RedactTokensFilter``).
+(gunicorn.conf.py uses ``logging_config`` too) and our code already write to. Whatever a line
+carries, text shaped like a bearer token is replaced by ``[redacted]`` before it is written
+(``RedactTokensFilter``).
 
 Each request is logged once, here: Django's ``django.request`` logger is kept to server errors
 (it would repeat every 4xx as a WARNING) and ``runserver``'s own access line is off. A client's

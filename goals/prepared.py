@@ -5,9 +5,9 @@ to answer it). ``PreparedQuery`` reads; ``PreparedInsert`` is ``objects.create()
 
 A ``PreparedQuery`` is built through the same queryset methods every other caller uses
 (``owned_by``, ``GoalFilter.shown``, ...), with a ``Slot`` where a value changes from one run to
-the next. The SQL and its parameters are kept; each run puts its values in the slots' places. A slot is
-known by being a ``Slot`` object among the compiled parameters, never by its value, so no
-constant of the query can be mistaken for one; its ``name`` says which value goes there.
+the next. The SQL and its parameters are kept; each run puts its values in the slots' places.
+A slot is known by being a ``Slot`` object among the compiled parameters, never by its value,
+so no constant of the query can be mistaken for one; its ``name`` says which value goes there.
 The rows come back as named tuples, named as the query names its columns.
 
 Writes take values only, as the serializers give them: an ORM expression (``F("title")``,
@@ -36,6 +36,9 @@ class Slot(Expression):
     def as_sql(self, compiler, connection):
         return "%s", [self]
 
+    def value(self, values: dict, connection):
+        return values[self.name]
+
 
 class _Written(Slot):
     """The value a prepared write stores in a field: prepared at each run as ``Model.save()``
@@ -52,10 +55,7 @@ def _bind(params: list, values: dict, connection) -> list:
     """The parameters of a run: each slot's value in its place, the other parameters as they
     were compiled."""
     return [
-        (param.value(values, connection) if isinstance(param, _Written) else values[param.name])
-        if isinstance(param, Slot)
-        else param
-        for param in params
+        param.value(values, connection) if isinstance(param, Slot) else param for param in params
     ]
 
 
@@ -109,8 +109,8 @@ class PreparedInsert:
         statement, params, defaults, returning = self._compiled(frozenset(values))
         using = router.db_for_write(self._model)
         connection = connections[using]
-        # As save() runs it: an error inside atomic() marks the transaction for rollback.
         params = _bind(params, values, connection)
+        # As save() runs it: an error inside atomic() marks the transaction for rollback.
         with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
             cursor.execute(statement, params)
             returned = zip(returning, cursor.fetchone(), strict=True)
@@ -130,15 +130,14 @@ class PreparedInsert:
         unknown = names - {field.attname for field in inserted}
         if unknown:
             raise TypeError(f"{self._model.__name__} has no field {', '.join(sorted(unknown))}")
-        for field in inserted:
-            if not _plain(field):
-                raise ValueError(f"{field.attname}: its pre_save would run once, not per insert")
         slots = {f.attname: _Written(f.attname, f) for f in inserted if f.attname in names}
         template = self._model(**slots)
         # A field not given is written with its default, as the model sets it: fixed once here,
         # so a default that changes (a callable's) must be given each time.
         defaults = {}
         for field in inserted:
+            if not _plain(field):
+                raise ValueError(f"{field.attname}: its pre_save would run once, not per insert")
             if field.attname not in names and field not in returned:
                 if field.has_default() and callable(field.default):
                     raise ValueError(f"{field.attname} has a callable default: give its value")
@@ -187,8 +186,8 @@ class PreparedUpdate:
         statement, params = self._compiled(frozenset(changes), tuple(sorted(shape.items())))
         using = router.db_for_write(self._model)
         connection = connections[using]
-        # As QuerySet.update() runs it: an error inside atomic() marks it for rollback.
         params = _bind(params, {**values, **changes}, connection)
+        # As QuerySet.update() runs it: an error inside atomic() marks it for rollback.
         with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
             cursor.execute(statement, params)
             return cursor.fetchone()

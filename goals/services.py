@@ -30,7 +30,8 @@ class GoalLimitReached(Exception):
 
 def goal_create(*, user, **fields) -> Goal:
     """``Goal.objects.create``'s ``INSERT ... RETURNING``, compiled once (``GOAL_INSERT``): id,
-    status and timestamps come from the database defaults. PostgreSQL refuses a goal beyond the owner's limit (migration 0005)."""
+    status and timestamps come from the database defaults. PostgreSQL refuses a goal beyond
+    the owner's limit (migration 0005)."""
     try:
         goal = GOAL_INSERT.create(user_id=user.pk, **fields)
     except IntegrityError as exc:
@@ -69,7 +70,7 @@ def goal_update(
         **({"version": goal.updated_at} if versioned else {}),
     )
     if row is None:
-        if expected_versions is not None:
+        if versioned:
             raise StaleGoal
         raise Goal.DoesNotExist("The goal no longer exists.")
     for name, value in changes.items():
