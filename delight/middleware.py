@@ -1,7 +1,10 @@
 import io
 
 from django.conf import settings
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages.storage import default_storage
 from django.urls import resolve
+from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.response import Response
 
 from delight import throttling
@@ -143,3 +146,23 @@ class JSONNotFoundMiddleware:
         ):
             return error_response(NOT_FOUND, 404)
         return response
+
+
+class MessageMiddleware(messages_middleware.MessageMiddleware):
+    """Django's, with each request's message storage made when something first touches it.
+
+    Django makes the storage (``FallbackStorage``: a cookie storage with its signer, and the
+    session's) for every request, and asks it at the answer whether anything is to be stored.
+    Only the admin's pages add or show messages; an API request never does, and made lazily its
+    storage costs nothing (3.9 % of a detail request's instructions, docs/PERFORMANCE.md). A
+    request that touches it (``messages.success()``, a template reading ``messages``) gets
+    exactly Django's behaviour.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        if getattr(getattr(request, "_messages", None), "_wrapped", None) is empty:
+            return response  # never made: nothing was added, nothing was read
+        return super().process_response(request, response)

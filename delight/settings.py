@@ -61,12 +61,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "delight.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    # corsheaders here when CORS_ALLOWED_ORIGINS names an origin (below)
     "delight.middleware.JSONNotFoundMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "delight.middleware.MessageMiddleware",  # Django's, its storage made only when used
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its 429 page
 ]
@@ -156,8 +156,15 @@ if not SECURE_HSTS_PRELOAD:
     SILENCED_SYSTEM_CHECKS.append("security.W021")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
-# Browser clients on other origins (none by default: no CORS headers at all).
+# Browser clients on other origins (none by default: no CORS headers at all). With none, the
+# middleware is left out: it would only add "Vary: Origin" to every answer (answers that do not
+# vary by origin) and cost 3.5 % of a detail request's instructions (docs/PERFORMANCE.md).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+if CORS_ALLOWED_ORIGINS:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+        "corsheaders.middleware.CorsMiddleware",
+    )
 CORS_EXPOSE_HEADERS = [
     "Location",
     "ETag",

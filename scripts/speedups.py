@@ -142,6 +142,17 @@ def environ(method: str, path: str, token: str, body: bytes = b"") -> dict:
     }
 
 
+APPLICATIONS = []  # every WSGI application made here: a middleware switch rebuilds their chains
+
+
+def application():
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    APPLICATIONS.append(app)
+    return app
+
+
 def call(app, env: dict) -> str:
     status = []
     b"".join(app(env, lambda s, headers, exc_info=None: status.append(s)))
@@ -333,6 +344,30 @@ def orm_update():
         yield
 
 
+@contextlib.contextmanager
+def every_middleware_at_work():
+    """Django's MessageMiddleware (its storage made for every request) and corsheaders in
+    MIDDLEWARE with no origin configured, as settings had them before: the chain rebuilt."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    middleware = [
+        "django.contrib.messages.middleware.MessageMiddleware"
+        if name == "delight.middleware.MessageMiddleware"
+        else name
+        for name in settings.MIDDLEWARE
+        if name != "corsheaders.middleware.CorsMiddleware"
+    ]
+    at = middleware.index("django.contrib.sessions.middleware.SessionMiddleware") + 1
+    middleware.insert(at, "corsheaders.middleware.CorsMiddleware")
+    with override_settings(MIDDLEWARE=middleware):
+        for app in APPLICATIONS:
+            app.load_middleware()
+        yield
+    for app in APPLICATIONS:
+        app.load_middleware()
+
+
 SPEEDUPS = {
     "prepared-insert": (
         "goal_create, GOAL_INSERT (goals/services.py, goals/prepared.py)",
@@ -373,6 +408,11 @@ SPEEDUPS = {
         "DATABASES OPTIONS server_side_binding + prepare_threshold (delight/settings.py)",
         no_prepared_statements,
     ),
+    "idle-middleware-skipped": (
+        "delight.middleware.MessageMiddleware; corsheaders only with CORS_ALLOWED_ORIGINS"
+        " (delight/settings.py)",
+        every_middleware_at_work,
+    ),
 }
 
 
@@ -398,9 +438,7 @@ def main() -> int:
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     configure(args.admin_url)
-    from django.core.wsgi import get_wsgi_application
-
-    app = get_wsgi_application()
+    app = application()
     scenarios = requests_of(seed())
     names = [name for name in SPEEDUPS if not args.only or name in args.only.split(",")]
     for make_request in scenarios.values():  # warm every path, caches and prepared statements
