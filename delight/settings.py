@@ -158,14 +158,18 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # Browser clients on other origins (none by default: no CORS headers at all). With none, the
 # middleware is left out: it would only add "Vary: Origin" to every answer (answers that do not
-# vary by origin) and cost 3.5 % of a detail request's instructions (docs/PERFORMANCE.md).
+# vary by origin) at a cost: with the eager message storage, 6.6 % of a detail request's
+# instructions (docs/PERFORMANCE.md).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 if CORS_ALLOWED_ORIGINS:
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
         "corsheaders.middleware.CorsMiddleware",
     )
+CORS_URLS_REGEX = r"^/api/"  # the API only: the admin, the docs and the login pages are same-origin
+CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST"]  # what the API answers (no PUT)
 CORS_EXPOSE_HEADERS = [
+    "WWW-Authenticate",  # what a 401 says about the credentials
     "Location",
     "ETag",
     "Retry-After",

@@ -74,7 +74,8 @@ def test_a_preflight_from_an_allowed_origin_is_answered(cors, api_client):
     )
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == APP
-    assert "PATCH" in response["Access-Control-Allow-Methods"]
+    methods = {name.strip() for name in response["Access-Control-Allow-Methods"].split(",")}
+    assert methods == {"DELETE", "GET", "OPTIONS", "PATCH", "POST"}  # what the API answers
     allowed = {name.strip() for name in response["Access-Control-Allow-Headers"].split(",")}
     assert {"authorization", "content-type", "if-match", "idempotency-key"} <= allowed
 
@@ -96,3 +97,23 @@ def test_an_origin_not_listed_gets_no_cors_headers(cors, api):
     response = api.get("/api/v1/goals", HTTP_ORIGIN="https://evil.example")
     assert response.status_code == 200
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.django_db
+def test_a_browser_client_can_read_why_its_token_was_refused(cors, api_client):
+    response = api_client.get("/api/v1/goals", HTTP_ORIGIN=APP, HTTP_AUTHORIZATION="Bearer x.y.z")
+    assert response.status_code == 401
+    assert response["Access-Control-Allow-Origin"] == APP
+    exposed = {
+        name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")
+    }
+    assert "www-authenticate" in exposed
+    assert response["WWW-Authenticate"].startswith("Bearer ")
+
+
+@pytest.mark.django_db
+def test_only_the_api_speaks_cors(cors, client):
+    for path in ("/admin/login/", "/docs", "/api-auth/login/"):
+        response = client.get(path, HTTP_ORIGIN=APP)
+        assert response.status_code == 200, path
+        assert "Access-Control-Allow-Origin" not in response.headers, path
