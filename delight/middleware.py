@@ -154,9 +154,9 @@ class MessageMiddleware(messages_middleware.MessageMiddleware):
     Django makes the storage (``FallbackStorage``: a cookie storage with its signer, and the
     session's) for every request, and asks it at the answer whether anything is to be stored.
     Only the admin's pages add or show messages; an API request never does, and made lazily its
-    storage costs nothing (3.9 % of a detail request's instructions, docs/PERFORMANCE.md). A
-    request that touches it (``messages.success()``, a template reading ``messages``) gets
-    exactly Django's behaviour.
+    storage costs nothing (with corsheaders left out when no origin is configured, 6.6 % of a
+    detail request's instructions: docs/PERFORMANCE.md). A request that touches it
+    (``messages.success()``, a template reading ``messages``) gets exactly Django's behaviour.
     """
 
     def process_request(self, request):

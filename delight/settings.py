@@ -157,9 +157,8 @@ if not SECURE_HSTS_PRELOAD:
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # Browser clients on other origins (none by default: no CORS headers at all). With none, the
-# middleware is left out: it would only add "Vary: Origin" to every answer (answers that do not
-# vary by origin) at a cost: with the eager message storage, 6.6 % of a detail request's
-# instructions (docs/PERFORMANCE.md).
+# middleware is left out: it would only add "Vary: Origin" to answers that do not vary by
+# origin (it and the eager message storage cost 6.6 % of a detail: docs/PERFORMANCE.md).
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 if CORS_ALLOWED_ORIGINS:
     MIDDLEWARE.insert(

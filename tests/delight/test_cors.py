@@ -2,6 +2,7 @@
 (then corsheaders answers preflights and exposes the headers a client reads), and with none the
 middleware is not there at all: no ``Vary: Origin``, no ``Access-Control-*`` on any answer."""
 
+import functools
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ CORS = "corsheaders.middleware.CorsMiddleware"
 SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
 
 
+@functools.cache
 def middleware_with(origins: str | None) -> list[str]:
     """``MIDDLEWARE`` as delight.settings builds it with ``CORS_ALLOWED_ORIGINS=origins``."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "delight.settings"}
@@ -47,8 +49,8 @@ CELLO = {"title": "Learn the cello", "goal_type": "concrete", "value_category": 
 
 @pytest.fixture
 def cors(settings):
-    at = settings.MIDDLEWARE.index(SESSIONS) + 1
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE[:at], CORS, *settings.MIDDLEWARE[at:]]
+    """The settings delight.settings makes with ``CORS_ALLOWED_ORIGINS=APP``."""
+    settings.MIDDLEWARE = middleware_with(APP)
     settings.CORS_ALLOWED_ORIGINS = [APP]
 
 
