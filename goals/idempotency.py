@@ -19,7 +19,7 @@ import json
 import re
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -94,12 +94,19 @@ def _replay(stored: IdempotencyKey, print_: str) -> Response:
 
 
 def _prune() -> int:
-    """Delete a bounded batch of expired keys (the expiry index finds them)."""
-    expired = IdempotencyKey.objects.filter(expires_at__lt=timezone.now()).values("pk")
-    deleted, _ = IdempotencyKey.objects.filter(pk__in=expired[:PRUNE_PER_REQUEST]).delete()
+    """Delete a bounded batch of expired keys (the expiry index finds them).
+
+    Rows another transaction holds are skipped, and the DELETE checks the expiry again itself:
+    a key being claimed anew (``_CLAIM`` moves its expiry and holds its row until it commits)
+    is never deleted under its new owner, whose retry would then find no answer to replay and
+    create a second goal (issue 22, item 6).
+    """
+    expired = IdempotencyKey.objects.filter(expires_at__lt=Now())
+    batch = expired.select_for_update(skip_locked=True).values("pk")[:PRUNE_PER_REQUEST]
+    deleted, _ = expired.filter(pk__in=batch).delete()
     return deleted
 
 
 def prune_all() -> int:
-    deleted, _ = IdempotencyKey.objects.filter(expires_at__lt=timezone.now()).delete()
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lt=Now()).delete()
     return deleted

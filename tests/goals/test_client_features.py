@@ -156,6 +156,58 @@ def test_concurrent_requests_with_one_key_create_one_goal(live_server):
     assert len(replayed) == 7
 
 
+
+@pytest.mark.django_db(transaction=True)
+def test_pruning_never_deletes_a_key_someone_is_reusing():
+    """Issue 22, item 6: user B re-sends a key whose row had expired; meanwhile user A's keyed
+    create prunes. The prune's DELETE waited on B's claimed row and deleted it once B committed,
+    so B's retry with the same key and body made a second goal instead of a replay."""
+    import psycopg
+    from django.db import transaction
+
+    from goals import idempotency
+
+    owner = UserFactory(clerk_user_id="user_reusing_a_key")
+    expired = IdempotencyKey.objects.create(
+        user=owner,
+        key="again",
+        fingerprint="0" * 64,
+        status_code=201,
+        body={},
+        expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or None,
+    )
+    pruned = []
+    try:
+        # B claims the expired key in its own transaction (the row now holds B's new expiry,
+        # and B's lock on it) and has not committed yet.
+        other.execute(idempotency._CLAIM, [owner.pk, "again", "1" * 64, idempotency.KEEP_FOR])
+
+        def prune() -> None:
+            with transaction.atomic():
+                pruned.append(idempotency._prune())
+            connection.close()
+
+        pruning = threading.Thread(target=prune)
+        pruning.start()
+        pruning.join(timeout=1.0)  # before: the DELETE waits here on B's row
+        other.commit()
+        pruning.join(timeout=10)
+        assert not pruning.is_alive()
+    finally:
+        other.close()
+    assert pruned == [0]
+    kept = IdempotencyKey.objects.get(pk=expired.pk)
+    assert kept.fingerprint == "1" * 64
+    assert kept.expires_at > dt.datetime.now(dt.UTC)
+
 # --- Incremental sync and deadlines --------------------------------------------------------------
 
 
