@@ -156,7 +156,6 @@ def test_concurrent_requests_with_one_key_create_one_goal(live_server):
     assert len(replayed) == 7
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_pruning_never_deletes_a_key_someone_is_reusing():
     """Issue 22, item 6: user B re-sends a key whose row had expired; meanwhile user A's keyed
@@ -207,6 +206,7 @@ def test_pruning_never_deletes_a_key_someone_is_reusing():
     kept = IdempotencyKey.objects.get(pk=expired.pk)
     assert kept.fingerprint == "1" * 64
     assert kept.expires_at > dt.datetime.now(dt.UTC)
+
 
 # --- Incremental sync and deadlines --------------------------------------------------------------
 
