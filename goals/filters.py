@@ -1,16 +1,22 @@
-"""Query parameters of the goal list: filters, search and ordering, each invalid value a 422 by
-name (DjangoFilterBackend raises the form's errors; delight.api makes them the contract's 422)."""
+"""The goal list's query parameters: filters, search, ordering and paging, validated once, up front,
+by one class (``GoalListParams``), before any query is built. Each invalid value is named in one
+422 (``GoalListParams.from_request`` raises the form's errors; delight.api writes the contract's
+body); goals.selectors.goal_page reads the validated values."""
 
 import datetime as dt
+import functools
 import re
+import uuid
 
 import django_filters
 from django import forms
 from django.db.models import F
-from rest_framework import serializers
+from django.http import QueryDict
+from django_filters.utils import translate_validation
 
 from goals.days import parse_day
-from goals.models import GoalStatus, GoalType, ValueCategory
+from goals.models import Goal, GoalStatus, GoalType, ValueCategory
+from goals.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor
 from goals.search import matching
 
 ORDERING_FIELDS = ("created_at", "updated_at", "target_date", "title")
@@ -86,8 +92,23 @@ class DayFilter(django_filters.DateFilter):
         super().__init__(*args, input_formats=["%Y-%m-%d"], **kwargs)
 
 
-class GoalFilterForm(forms.Form):
-    """Ranges: a lower bound later than its upper bound is refused, naming the lower bound."""
+class CursorField(forms.CharField):
+    """A ``next_cursor`` of an earlier answer: the position after its last goal."""
+
+    def to_python(self, value):
+        if value is None:  # not sent ("cursor=" is sent, and names no position)
+            return None
+        try:
+            return decode_cursor(super().to_python(value))
+        except ValueError:
+            raise forms.ValidationError("Invalid cursor.", code="invalid") from None
+
+
+class GoalListForm(forms.Form):
+    """The rules between parameters: a lower bound later than its upper bound is refused, naming
+    the lower bound; an ordering key is never empty; a cursor goes with neither ``page`` nor
+    another ordering. (``GoalListParams.get_form_class`` adds a field per filter, then
+    ``PAGING_FIELDS``.)"""
 
     RANGES = [
         ("updated_after", "updated_before"),
@@ -101,7 +122,23 @@ class GoalFilterForm(forms.Form):
             low, high = data.get(lower), data.get(upper)
             if low is not None and high is not None and low > high:
                 self.add_error(lower, f"Must not be later than {upper}.")
+        if data.get("ordering") and not all(data["ordering"]):  # "title," or ","
+            self.add_error("ordering", "An ordering key is empty.")
+        if data.get("cursor") is not None:
+            if data.get("page") is not None:
+                self.add_error("cursor", "Use either cursor or page, not both.")
+            elif data.get("ordering") not in DEFAULT_ORDERINGS:
+                self.add_error(
+                    "cursor", "A cursor follows the default order (newest first): drop ordering."
+                )
         return data
+
+
+PAGING_FIELDS = {
+    "page": forms.IntegerField(min_value=1, required=False),
+    "page_size": forms.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, required=False),
+    "cursor": CursorField(max_length=200, required=False, strip=False),
+}
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -115,8 +152,6 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if not value:
             return qs
-        if not all(value):  # "title," or ",": an empty key is no key
-            raise serializers.ValidationError({"ordering": ["An ordering key is empty."]})
         keys = [self.get_ordering_value(param) for param in value]
         expressions = []
         for key in keys:
@@ -129,7 +164,15 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*expressions, tie_breaker)
 
 
-class GoalFilter(django_filters.FilterSet):
+# The orderings that are the list's default (newest first): what a cursor follows.
+DEFAULT_ORDERINGS = (None, [], ["-created_at"])
+
+
+class GoalListParams(django_filters.FilterSet):
+    """Every query parameter of the goal list, validated at once: the filters declared here, the
+    paging fields of ``GoalListForm``. ``from_request`` is the one way in; the views never build
+    a query from a parameter it has not validated."""
+
     status = django_filters.ChoiceFilter(
         choices=GoalStatus.choices,
         help_text="Only goals with this status. Without it, archived goals are left out (but "
@@ -176,7 +219,9 @@ class GoalFilter(django_filters.FilterSet):
     )
 
     class Meta:
-        form = GoalFilterForm
+        model = Goal
+        fields = ()  # the filters declared above, and no others
+        form = GoalListForm
 
     def __init__(self, data=None, *args, **kwargs):
         if data is not None and len(data.getlist("ordering")) > 1:
@@ -184,8 +229,60 @@ class GoalFilter(django_filters.FilterSet):
             data["ordering"] = ordering_param(data)
         super().__init__(data, *args, **kwargs)
 
+    @classmethod
+    @functools.cache
+    def get_form_class(cls):
+        """The filters' fields, then the paging fields (django-filter makes this class anew for
+        every FilterSet; it is the same every time)."""
+        fields = {name: filter_.field for name, filter_ in cls.base_filters.items()}
+        return type(f"{cls.__name__}Form", (cls._meta.form,), {**fields, **PAGING_FIELDS})
+
+    @classmethod
+    def from_request(cls, request) -> "GoalListParams":
+        """The request's parameters, valid, or the contract's 422 naming each bad one.
+
+        A request with no parameter at all (the list every client opens with) has nothing to
+        validate: it gets the defaults, made once (building and validating a FilterSet costs
+        a tenth of a list request)."""
+        if not request.query_params:
+            return _defaults()
+        params = cls(request.query_params)
+        if not params.is_valid():
+            raise translate_validation(params.errors)
+        return params
+
+    @property
+    def page(self) -> int:
+        return self.form.cleaned_data["page"] or 1
+
+    @property
+    def page_size(self) -> int:
+        return self.form.cleaned_data["page_size"] or DEFAULT_PAGE_SIZE
+
+    @property
+    def cursor(self) -> tuple[dt.datetime, uuid.UUID] | None:
+        return self.form.cleaned_data["cursor"]
+
+    @property
+    def default_order(self) -> bool:
+        return self.form.cleaned_data["ordering"] in DEFAULT_ORDERINGS
+
+    def is_default_list(self) -> bool:
+        """No filter, search or ordering but the default: the list every client opens with."""
+        data = self.form.cleaned_data
+        return self.default_order and not any(
+            data[name] not in self.form.fields[name].empty_values
+            for name in self.filters
+            if name != "ordering"
+        )
+
     def filter_queryset(self, queryset):
-        return self.shown(super().filter_queryset(queryset), self.form.cleaned_data)
+        """``queryset`` narrowed and ordered as the parameters say (the paging fields are not
+        filters: django-filter's own loop would look them up among the filters)."""
+        data = self.form.cleaned_data
+        for name, filter_ in self.filters.items():
+            queryset = filter_.filter(queryset, data[name])
+        return self.shown(queryset, data)
 
     @staticmethod
     def shown(queryset, params: dict):
@@ -199,6 +296,8 @@ class GoalFilter(django_filters.FilterSet):
         return queryset.filter(matching(value))
 
 
-def is_default_list(query_params) -> bool:
-    """No filter, search or ordering asked for: the list every client opens with."""
-    return not any(name in query_params for name in GoalFilter.base_filters)
+@functools.cache
+def _defaults() -> GoalListParams:
+    params = GoalListParams(QueryDict(""))
+    params.is_valid()
+    return params

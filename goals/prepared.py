@@ -4,7 +4,7 @@ to answer it). ``PreparedQuery`` reads; ``PreparedInsert`` is ``objects.create()
 ``PreparedUpdate`` is ``QuerySet.update()`` with ``RETURNING``.
 
 A ``PreparedQuery`` is built through the same queryset methods every other caller uses
-(``owned_by``, ``GoalFilter.shown``, ...), with a ``Slot`` where a value changes from one run to
+(``owned_by``, ``GoalListParams.shown``, ...), with a ``Slot`` where a value changes from one run to
 the next. The SQL and its parameters are kept; each run puts its values in the slots' places.
 A slot is known by being a ``Slot`` object among the compiled parameters, never by its value,
 so no constant of the query can be mistaken for one; its ``name`` says which value goes there.

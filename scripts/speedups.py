@@ -272,13 +272,14 @@ def python_timestamp_loader():
 @contextlib.contextmanager
 def count_then_page():
     """Count, then the page: two queries, the page cut by the ORM (the prepared default too)."""
-    from goals import pagination
+    from goals import selectors
 
-    def first_page(self, queryset):
-        total = queryset.count()
-        return (list(pagination.rows_of(queryset)[: self.page_size]) if total else []), total
+    def first_page(*, user, params, listed):
+        total = listed().count()
+        rows = list(selectors.rows_of(listed())[: params.page_size]) if total else []
+        return rows, total
 
-    with _patched(pagination.GoalPagination, "first_page", first_page):
+    with _patched(selectors, "first_page", first_page):
         yield
 
 
@@ -287,38 +288,40 @@ def instances_not_rows():
     """The list's goals as model instances (and so its default list through the ORM)."""
     from django.db.models import Count, Window
 
-    from goals import pagination
+    from goals import selectors
+    from goals.filters import GoalListParams
 
     def counted(queryset):
         return queryset.annotate(total_goals=Window(Count("*")))
 
     with (
-        _patched(pagination, "rows_of", lambda queryset: queryset),
-        _patched(pagination, "counted", counted),
-        _patched(pagination, "is_default_list", lambda query_params: False),
+        _patched(selectors, "rows_of", lambda queryset: queryset),
+        _patched(selectors, "counted", counted),
+        _patched(GoalListParams, "is_default_list", lambda self: False),
     ):
         yield
 
 
 @contextlib.contextmanager
 def orm_default_list():
-    from goals import pagination
+    from goals.filters import GoalListParams
 
-    with _patched(pagination, "is_default_list", lambda query_params: False):
+    with _patched(GoalListParams, "is_default_list", lambda self: False):
         yield
 
 
 @contextlib.contextmanager
 def orm_get_object():
-    from rest_framework.generics import GenericAPIView
+    """The goal by id through the ORM, its query built and compiled per call."""
+    from django.shortcuts import get_object_or_404
 
-    from goals.views import GoalViewSet
+    from goals import selectors
+    from goals.models import Goal
 
-    def get_object(self):
-        self.goal = GenericAPIView.get_object(self)
-        return self.goal
+    def goal_get(*, user, pk):
+        return get_object_or_404(Goal.objects.owned_by(user), pk=pk)
 
-    with _patched(GoalViewSet, "get_object", get_object):
+    with _patched(selectors, "goal_get", goal_get):
         yield
 
 
@@ -385,12 +388,12 @@ SPEEDUPS = {
         "SharedFieldsMixin.get_fields (goals/serializers.py; GoalSerializer, the list's params)",
         drf_deepcopied_fields,
     ),
-    "list-rows": ("goals.pagination.rows_of, counted", instances_not_rows),
-    "prepared-default-list": ("goals.pagination.DEFAULT_FIRST_PAGE", orm_default_list),
-    "prepared-get-object": ("GoalViewSet.get_object, GOAL_BY_ID (goals/views.py)", orm_get_object),
+    "list-rows": ("goals.selectors.rows_of, counted", instances_not_rows),
+    "prepared-default-list": ("goals.selectors.first_page, DEFAULT_FIRST_PAGE", orm_default_list),
+    "prepared-get-object": ("goals.selectors.goal_get, GOAL_BY_ID", orm_get_object),
     # Measured with the default list through the ORM in both states, to see the window alone.
     "first-page-window-count": (
-        "GoalPagination.first_page, counted (goals/pagination.py)",
+        "goals.selectors.first_page, counted",
         count_then_page,
         orm_default_list,
     ),

@@ -6,9 +6,8 @@ import uuid
 import pytest
 
 from goals.models import Goal
-from goals.pagination import DEFAULT_FIRST_PAGE, counted
 from goals.prepared import PreparedQuery, Slot
-from goals.views import GOAL_BY_ID
+from goals.selectors import DEFAULT_FIRST_PAGE, GOAL_BY_ID, counted
 from tests.factories import GoalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,13 +25,16 @@ def owners():
 
 
 @pytest.mark.parametrize("limit", [1, 5, 50])
-def test_the_prepared_default_list_is_the_filtersets_default(owners, limit):
+def test_the_prepared_default_list_is_the_params_default(owners, limit):
     from django.http import QueryDict
 
-    from goals.filters import GoalFilter
+    from goals.filters import GoalListParams
 
     mine, _ = owners
-    default = GoalFilter(QueryDict(""), queryset=Goal.objects.owned_by(mine)).qs
+    params = GoalListParams(QueryDict(""))
+    assert params.is_valid()
+    assert params.is_default_list()
+    default = params.filter_queryset(Goal.objects.owned_by(mine))
     expected = list(counted(default)[:limit])
     prepared = DEFAULT_FIRST_PAGE.rows(owner=mine.pk, limit=limit)
     assert prepared == expected
