@@ -168,7 +168,7 @@ class RequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: it copies all
         request_id = incoming if _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         reset = _request_id.set(request_id)

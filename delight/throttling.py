@@ -1,5 +1,5 @@
-"""Rate limits, counted in the default cache (Redis with REDIS_URL: shared by every worker
-process; in-process memory otherwise).
+"""Rate limits, counted in Redis with REDIS_URL (shared by every worker process and replica), in
+the process's own memory otherwise.
 
 - Per user: ``RATE_LIMIT_USER_PER_MINUTE`` requests a minute for each authenticated user.
 - Per client address: ``RATE_LIMIT_ANON_PER_MINUTE`` requests a minute without valid credentials
@@ -12,7 +12,9 @@ If the cache is unreachable, requests are let through (logged), never failed.
 
 With Redis the count is one round trip on a raw client (``RedisCounter``): Django's cache API
 took three (``add`` fails once the window's key exists, then ``incr`` is ``EXISTS`` + ``INCR``),
-and versions, prefixes and pickles: 370 µs a request on loopback against 93 µs.
+and versions, prefixes and pickles: 370 µs a request on loopback against 93 µs. Without Redis
+the counts are a dictionary under a lock (``LocalCounter``): Django's in-memory cache pickled
+each count and took 4 % of a single-goal request (docs/PERFORMANCE.md).
 
 The client address behind a proxy is the nearest address no trusted proxy vouches for
 (``client_address``): a client reaching the app directly, or writing its own
@@ -21,17 +23,14 @@ The client address behind a proxy is the nearest address no trusted proxy vouche
 
 import functools
 import ipaddress
-import logging
+import threading
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from delight import metrics
 from delight.redis_store import GuardedRedis
-
-logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 
@@ -61,22 +60,47 @@ def redis_counter(url: str) -> RedisCounter:
     return RedisCounter(url)
 
 
-def count(key: str, ttl: int) -> int | None:
-    """This window's count for ``key`` after this request; None when it cannot be counted."""
+class LocalCounter:
+    """Window counters in this process (no ``REDIS_URL``): each key's window and count. Keys of
+    past windows are dropped once there are ``max_keys`` of them, so a flood of addresses costs
+    at most that many entries."""
+
+    def __init__(self, max_keys: int = 100_000):
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+        self._max_keys = max_keys
+
+    def count(self, key: str, window: int) -> int:
+        with self._lock:
+            counted_in, counted = self._counts.get(key, (window, 0))
+            counted = counted + 1 if counted_in == window else 1
+            if len(self._counts) >= self._max_keys and key not in self._counts:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
+            self._counts[key] = (window, counted)
+            return counted
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+local_counter = LocalCounter()
+
+
+def count(key: str, window: int) -> int | None:
+    """``key``'s count in ``window`` after this request; None when it cannot be counted."""
     if settings.REDIS_URL:
-        return redis_counter(settings.REDIS_URL).count(key, ttl)
-    try:  # the process's own memory: add() creates the window's counter
-        return 1 if cache.add(key, 1, timeout=ttl) else cache.incr(key)
-    except Exception:  # a broken cache must not break the API
-        logger.warning("rate limit cache unavailable; request let through", exc_info=True)
-        return None
+        return redis_counter(settings.REDIS_URL).count(
+            f"ratelimit:{key}:{window}", WINDOW_SECONDS + 5
+        )
+    return local_counter.count(key, window)
 
 
 def hit(key: str, limit: int, *, scope: str) -> float | None:
     """Count one request against ``key``; the seconds to wait when over ``limit``, else None."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    count_now = count(f"ratelimit:{key}:{window}", WINDOW_SECONDS + 5)
+    count_now = count(key, window)
     if count_now is None or count_now <= limit:
         return None
     metrics.rate_limited(scope)

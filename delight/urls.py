@@ -5,13 +5,14 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from delight import health, views
 from delight.openapi import SchemaView
 
+# The API first: Django tries the patterns in order, and nearly every request is the API's.
 urlpatterns = [
+    path("api/v1/", include("goals.urls")),
+    path("api/v1/webhooks/", include("accounts.urls")),
     path("", views.index, name="index"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("api/v1/webhooks/", include("accounts.urls")),
-    path("api/v1/", include("goals.urls")),
     path("api/v1/schema", SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(

@@ -57,7 +57,7 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.GenericViewSet):
         return page_response(request, page, self.get_serializer(page.goals, many=True).data)
 
     def create(self, request, *args, **kwargs):
-        key = request.headers.get(idempotency.HEADER)
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY")
         if key is None:
             return self.perform_create(request)
         return idempotency.run_once(
@@ -71,46 +71,44 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.GenericViewSet):
     def perform_create(self, request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        goal = goal_create(user=request.user, **serializer.validated_data)
-        location = f"{request.path.rstrip('/')}/{goal.pk}"
-        return self.goal_response(goal, status=status.HTTP_201_CREATED, Location=location)
+        serializer.instance = goal_create(user=request.user, **serializer.validated_data)
+        location = f"{request.path.rstrip('/')}/{serializer.instance.pk}"
+        return self.goal_response(serializer, status=status.HTTP_201_CREATED, Location=location)
 
     def retrieve(self, request, *args, **kwargs):
         goal = self.get_object()
-        match = request.headers.get("If-None-Match")
+        match = request.META.get("HTTP_IF_NONE_MATCH")
         if match is not None and versions.none_match(match, goal.updated_at):
             return Response(
                 status=status.HTTP_304_NOT_MODIFIED,
                 headers={"ETag": versions.etag(goal.updated_at)},
             )
-        return self.goal_response(goal)
+        return self.goal_response(self.get_serializer(goal))
 
     def partial_update(self, request, *args, **kwargs):
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        goal = goal_update(
+        goal_update(
             goal=serializer.instance,
             changes=serializer.validated_data,
             expected_versions=self.expected_versions(),
         )
-        return self.goal_response(goal)
+        return self.goal_response(serializer)
 
     def destroy(self, request, *args, **kwargs):
         """Archive (soft delete): the goal is kept with status ``archived`` and returned."""
         goal = goal_archive(goal=self.get_object(), expected_versions=self.expected_versions())
-        return self.goal_response(goal)
+        return self.goal_response(self.get_serializer(goal))
 
-    def goal_response(self, goal: Goal, *, status: int = status.HTTP_200_OK, **headers):
-        """An answer carrying ``goal``: its JSON and its version as the ``ETag``."""
-        return Response(
-            self.get_serializer(goal).data,
-            status=status,
-            headers={"ETag": versions.etag(goal.updated_at), **headers},
-        )
+    def goal_response(self, serializer, *, status: int = status.HTTP_200_OK, **headers):
+        """An answer carrying one goal (``serializer.instance``): its JSON, and its version as
+        the ``ETag``."""
+        etag = versions.etag(serializer.instance.updated_at)
+        return Response(serializer.data, status=status, headers={"ETag": etag, **headers})
 
     def expected_versions(self):
         """The versions ``If-Match`` accepts; ``None`` without the header (or with ``*``)."""
-        header = self.request.headers.get("If-Match")
+        header = self.request.META.get("HTTP_IF_MATCH")
         return None if header is None else versions.versions_matching(header)
 
     def handle_exception(self, exc):

@@ -326,6 +326,52 @@ def orm_get_object():
 
 
 @contextlib.contextmanager
+def drf_negotiation():
+    """DRF's negotiation, the Accept header parsed and matched on every request."""
+    from rest_framework.negotiation import DefaultContentNegotiation
+
+    from delight.negotiation import ContentNegotiation
+
+    with _patched(ContentNegotiation, "select_renderer", DefaultContentNegotiation.select_renderer):
+        yield
+
+
+@contextlib.contextmanager
+def cache_rate_counter():
+    """Without REDIS_URL, the counts in Django's in-memory cache (add, then incr), as before."""
+    from django.core.cache import cache
+
+    from delight import throttling
+
+    def count(key, window):
+        key = f"ratelimit:{key}:{window}"
+        ttl = throttling.WINDOW_SECONDS + 5
+        return 1 if cache.add(key, 1, timeout=ttl) else cache.incr(key)
+
+    with _patched(throttling, "count", count):
+        yield
+
+
+@contextlib.contextmanager
+def row_names_per_run():
+    """A prepared query's column names read from the cursor's description at every run."""
+    from goals import selectors
+    from goals.prepared import PreparedQuery, _row_class
+
+    def row_of(self, cursor):
+        return _row_class(tuple(column.name for column in cursor.description))
+
+    queries = (selectors.GOAL_BY_ID, selectors.DEFAULT_FIRST_PAGE)
+    kept = [query._row for query in queries]
+    for query in queries:
+        query._row = None
+    with _patched(PreparedQuery, "_row_of", row_of):
+        yield
+    for query, row in zip(queries, kept, strict=True):
+        query._row = row
+
+
+@contextlib.contextmanager
 def orm_create():
     """Goal.objects.create(), its INSERT compiled per call."""
     from goals.models import Goal
@@ -411,6 +457,9 @@ SPEEDUPS = {
         "DATABASES OPTIONS server_side_binding + prepare_threshold (delight/settings.py)",
         no_prepared_statements,
     ),
+    "negotiation-remembered": ("delight.negotiation.ContentNegotiation", drf_negotiation),
+    "local-rate-counter": ("delight.throttling.LocalCounter", cache_rate_counter),
+    "prepared-row-names-once": ("goals.prepared.PreparedQuery.rows, _row_of", row_names_per_run),
     "idle-middleware-skipped": (
         "delight.middleware.MessageMiddleware; corsheaders only with CORS_ALLOWED_ORIGINS"
         " (delight/settings.py)",

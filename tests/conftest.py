@@ -232,10 +232,13 @@ def _fast_test_clients(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """Rate-limit counters live in the cache; each test starts with none."""
+    """Each test starts with no rate-limit count (nor anything else cached)."""
     from django.core.cache import cache
 
+    from delight import throttling
+
     cache.clear()
+    throttling.local_counter.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
