@@ -142,15 +142,19 @@ def environ(method: str, path: str, token: str, body: bytes = b"") -> dict:
     }
 
 
-APPLICATIONS = []  # every WSGI application made here: a middleware switch rebuilds their chains
-
-
 def application():
-    from django.core.wsgi import get_wsgi_application
+    """The service's WSGI application (delight.wsgi: its API chain and its pages' chain)."""
+    from delight import wsgi
 
-    app = get_wsgi_application()
-    APPLICATIONS.append(app)
-    return app
+    return wsgi.application
+
+
+def reload_chains() -> None:
+    """Both chains of delight.wsgi built again from settings.MIDDLEWARE (a middleware switch)."""
+    from delight import wsgi
+
+    wsgi.pages.load_middleware()
+    wsgi.load_api_chain(wsgi.api)
 
 
 def call(app, env: dict) -> str:
@@ -372,6 +376,15 @@ def row_names_per_run():
 
 
 @contextlib.contextmanager
+def every_request_through_every_middleware():
+    """No API chain: every request through the whole of settings.MIDDLEWARE."""
+    from delight import wsgi
+
+    with _patched(wsgi, "api", wsgi.pages):
+        yield
+
+
+@contextlib.contextmanager
 def orm_create():
     """Goal.objects.create(), its INSERT compiled per call."""
     from goals.models import Goal
@@ -410,11 +423,9 @@ def every_middleware_at_work():
     at = middleware.index("django.contrib.sessions.middleware.SessionMiddleware") + 1
     middleware.insert(at, "corsheaders.middleware.CorsMiddleware")
     with override_settings(MIDDLEWARE=middleware):
-        for app in APPLICATIONS:
-            app.load_middleware()
+        reload_chains()
         yield
-    for app in APPLICATIONS:
-        app.load_middleware()
+    reload_chains()
 
 
 SPEEDUPS = {
@@ -460,6 +471,7 @@ SPEEDUPS = {
     "negotiation-remembered": ("delight.negotiation.ContentNegotiation", drf_negotiation),
     "local-rate-counter": ("delight.throttling.LocalCounter", cache_rate_counter),
     "prepared-row-names-once": ("goals.prepared.PreparedQuery.rows, _row_of", row_names_per_run),
+    "api-chain": ("delight.wsgi (PAGES_ONLY)", every_request_through_every_middleware),
     "idle-middleware-skipped": (
         "delight.middleware.MessageMiddleware; corsheaders only with CORS_ALLOWED_ORIGINS"
         " (delight/settings.py)",
