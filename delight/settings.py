@@ -402,6 +402,7 @@ SPECTACULAR_SETTINGS = {
 # access line is off. JSON lines on stdout in production,
 # plain lines under make run (DJANGO_LOG_FORMAT: see delight.requestlog.log_format).
 LOG_FORMAT = requestlog.log_format()
+LOGGING_CONFIG = "delight.requestlog.configure_logging"
 LOGGING = requestlog.logging_config(
     fmt=LOG_FORMAT,
     level=env_str("DJANGO_LOG_LEVEL", "INFO"),
