@@ -218,7 +218,7 @@ class Cluster:
             conf.write("".join(f"{key} = {value}\n" for key, value in settings.items()))
         self.start_postgres("primary")
 
-    def start_standby(self) -> None:
+    def start_standby(self, keep_sync_names: bool) -> None:
         data = self.workdir / "standby"
         self.pg(
             "pg_basebackup",
@@ -229,11 +229,12 @@ class Cluster:
             "port": self.ports["standby"],
             # The walreceiver's application_name, which synchronous_standby_names names.
             "cluster_name": f"'{STANDBY_NAME}'",
-            # The copy of the primary's configuration would make the promoted server wait for a
-            # synchronous standby that no longer exists: every commit would hang. Promoted, it
-            # runs alone until a new standby is attached (docs/SCALING.md "Failover").
-            "synchronous_standby_names": "''",
         }
+        if not keep_sync_names:
+            # The copy of the primary's configuration would make the promoted server wait for a
+            # synchronous standby that no longer exists: every commit would wait. Promoted, it
+            # runs alone until a new standby is attached (docs/SCALING.md "Failover").
+            settings["synchronous_standby_names"] = "''"
         with (data / "postgresql.conf").open("a") as conf:
             conf.write("".join(f"{key} = {value}\n" for key, value in settings.items()))
         self.start_postgres("standby")
@@ -504,6 +505,13 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
     # The numbers.
     kinds = collections.Counter(a.kind for a in answers)
     window = [a for a in answers if in_window(a)]
+    unavailable = [a for a in window if a.status == 503]
+    span = (
+        f" (answered from {min(a.end for a in unavailable) - killed:.2f} s after the kill to "
+        f"{max(a.end for a in unavailable) - promoted:.2f} s after the promotion)"
+        if unavailable
+        else ""
+    )
     print("\n  what happened (seconds from the start of the load)")
     rows = [
         ("load", f"{at(outcome['ended']):.1f} s, {len(answers)} requests, {dict(kinds)}"),
@@ -517,8 +525,8 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
         (
             "window",
             f"kill to promotion + {RECOVERY_SECONDS:.0f} s: {len(window)} requests, "
-            f"{sum(a.status == 503 for a in window)} answered 503, "
-            f"{sum(a.status == 201 or a.status == 200 for a in window)} served",
+            f"{len(unavailable)} answered 503{span}, "
+            f"{sum(a.status in (200, 201) for a in window)} served",
         ),
         (
             "first create after promotion",
@@ -534,11 +542,11 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
         rows.append(("clients still waiting", f"{outcome['stuck']} at the end"))
     for name, value in rows:
         print(f"  {name:<30} {value}")
-    failed = unanswered + not_503 + late_503
+    failed = {id(a): a for a in unanswered + not_503 + late_503 + slow}.values()
     for answer in sorted(failed, key=lambda a: a.start)[:10]:
         print(
             f"    {answer.kind} at {at(answer.start):.2f}-{at(answer.end):.2f} s: "
-            f"{answer.status} {answer.detail}"
+            f"{answer.status} {answer.detail or ''}"
         )
     print()
 
@@ -590,7 +598,7 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
         for a in creates
         if isinstance(a.status, int) and 400 <= a.status < 500 and a.title in stored
     ]
-    ambiguous = [a for a in creates if a.status != 201 and a not in refused_but_stored]
+    ambiguous = [a for a in creates if not isinstance(a.status, int) or a.status >= 500]
     sent = {a.title for a in creates}
     never_sent = [title for title in stored if title not in sent]
     checks.expect(
@@ -655,6 +663,12 @@ def main() -> int:
         help="how the service starts; {port} is replaced, PORT is set "
         "(default: python -m delight.serve when delight/serve.py exists, else gunicorn)",
     )
+    parser.add_argument(
+        "--keep-sync-names",
+        action="store_true",
+        help="leave the standby the primary's synchronous_standby_names (what pg_basebackup "
+        "copies): promoted, every commit waits for a standby that does not exist",
+    )
     args = parser.parse_args()
     if not (PG_BIN / "postgres").exists():
         raise SystemExit(f"no PostgreSQL binaries in {PG_BIN} (apt-get install postgresql-15)")
@@ -668,7 +682,7 @@ def main() -> int:
     began = time.monotonic()
     try:
         cluster.start_primary()
-        cluster.start_standby()
+        cluster.start_standby(args.keep_sync_names)
         name, state, sync = cluster.wait_synchronous()
         print(
             f"failover: primary 127.0.0.1:{cluster.ports['primary']}, standby "
