@@ -507,8 +507,8 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
     window = [a for a in answers if in_window(a)]
     unavailable = [a for a in window if a.status == 503]
     span = (
-        f" (answered from {min(a.end for a in unavailable) - killed:.2f} s after the kill to "
-        f"{max(a.end for a in unavailable) - promoted:.2f} s after the promotion)"
+        f" (answered from kill {min(a.end for a in unavailable) - killed:+.2f} s "
+        f"to promotion {max(a.end for a in unavailable) - promoted:+.2f} s)"
         if unavailable
         else ""
     )
