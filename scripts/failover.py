@@ -457,17 +457,19 @@ def drive(base: str, cluster: Cluster, clients: int, seconds: float, kill_mode: 
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds * 0.4)
-    killed_at = time.monotonic()
-    cluster.kill_primary(kill_mode)
-    time.sleep(KILL_TO_PROMOTE_SECONDS)
-    promote_started = time.monotonic()
-    cluster.promote()
-    promoted_at = time.monotonic()
-    time.sleep(max(0.0, started + seconds - time.monotonic()))
-    stop.set()
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(seconds * 0.4)
+        killed_at = time.monotonic()
+        cluster.kill_primary(kill_mode)
+        time.sleep(KILL_TO_PROMOTE_SECONDS)
+        promote_started = time.monotonic()
+        cluster.promote()
+        promoted_at = time.monotonic()
+        time.sleep(max(0.0, started + seconds - time.monotonic()))
+    finally:
+        stop.set()  # also on Ctrl-C: no new requests while everything stops
     for thread in threads:
         thread.join(timeout=CLIENT_TIMEOUT_SECONDS + 5)
     return {
@@ -711,6 +713,9 @@ def main() -> int:
             outcome = drive(base, cluster, args.clients, args.seconds, args.kill_mode)
             after = process_tree(cluster.processes["service"].pid)
             check_run(outcome, cluster, checks, (before, after))
+    except KeyboardInterrupt:
+        print("failover: interrupted; stopping everything it started")
+        checks.failures.append("interrupted")
     finally:
         cluster.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
