@@ -2,15 +2,19 @@
 service carries on against it without a restart and without losing a write it acknowledged.
 
     python scripts/failover.py [--seconds N] [--clients N] [--kill-mode kill|immediate|freeze]
-                               [--url-form multi-host|query] [--server-command CMD]   (make failover)
+                               [--url-form multi-host|query] [--keep-sync-names]
+                               [--server-command CMD]                          (make failover)
 
 Two PostgreSQL servers of Debian's packages (/usr/lib/postgresql/15/bin, PG_BIN to change), in a
 temporary directory, each on a free loopback port, never the server on 127.0.0.1:5432:
 
 - the primary: initdb, `synchronous_standby_names = 'standby1'`, `synchronous_commit = on` (a
   commit is acknowledged once the standby has flushed its WAL to disk, docs/SCALING.md "Failover");
-- the standby: `pg_basebackup -R` from the primary (hot_standby), named standby1; the setup
-  waits until pg_stat_replication shows it streaming with sync_state = 'sync'.
+- the standby: `pg_basebackup -R` from the primary (hot_standby), named standby1 (its
+  cluster_name, which its walreceiver gives as application_name), with an empty
+  synchronous_standby_names of its own (--keep-sync-names keeps the primary's: promoted, it
+  then waits on every commit for a standby that does not exist); the setup waits until
+  pg_stat_replication shows it streaming with sync_state = 'sync'.
 
 The service's database is created on the primary and migrated (through the primary's own
 address, as a release job does), then the service starts as production does (DEBUG off, JSON
@@ -21,7 +25,7 @@ gunicorn with gunicorn.conf.py; --server-command overrides) with
 
 (--url-form query gives the same as ?host=127.0.0.1,127.0.0.1&port=P1,P2&target_session_attrs=...).
 
-Load: --clients threads, each creating goals with unique titles (three in four requests) and
+Load: --clients threads, each creating goals with unique titles (every other request) and
 reading (the list, one of its goals), recording every answer. At 40 % of the run the primary is
 killed (--kill-mode: `kill`, SIGKILL to the postmaster's process group, the default; `immediate`,
 `pg_ctl stop -m immediate`; `freeze`, SIGSTOP to the group: the machine stops answering but
