@@ -3,6 +3,7 @@ service carries on against it without a restart and without losing a write it ac
 
     python scripts/failover.py [--seconds N] [--clients N] [--kill-mode kill|immediate|freeze]
                                [--url-form multi-host|query] [--keep-sync-names]
+                               [--lag SECONDS] [--asynchronous]
                                [--server-command CMD]                          (make failover)
 
 Two PostgreSQL servers of Debian's packages (/usr/lib/postgresql/15/bin, PG_BIN to change), in a
@@ -14,7 +15,9 @@ temporary directory, each on a free loopback port, never the server on 127.0.0.1
   cluster_name, which its walreceiver gives as application_name), with an empty
   synchronous_standby_names of its own (--keep-sync-names keeps the primary's: promoted, it
   then waits on every commit for a standby that does not exist); the setup waits until
-  pg_stat_replication shows it streaming with sync_state = 'sync'.
+  pg_stat_replication shows it streaming with sync_state = 'sync'. (--asynchronous: no
+  synchronous standby; with --lag 1, the walsender paused for the second before the kill, the
+  writes acknowledged in that second are lost, which the proof must report: its self-test.)
 
 The service's database is created on the primary and migrated (through the primary's own
 address, as a release job does), then the service starts as production does (DEBUG off, JSON
@@ -127,6 +130,8 @@ class Cluster:
         if self.pg_user:
             shutil.chown(workdir, self.pg_user)
         self.frozen: set[str] = set()
+        self.asynchronous = False  # --asynchronous: no synchronous standby
+        self.lag = 0.0  # --lag: the primary's walsender paused this long before the kill
 
     # --- processes -------------------------------------------------------------------------
 
@@ -212,7 +217,7 @@ class Cluster:
             "max_wal_senders": 4,
             "hot_standby": "on",
             # A commit returns once the standby has flushed its WAL (docs/SCALING.md).
-            "synchronous_standby_names": f"'{STANDBY_NAME}'",
+            "synchronous_standby_names": "''" if self.asynchronous else f"'{STANDBY_NAME}'",
             "synchronous_commit": "on",
             "max_connections": 50,
             "shared_buffers": "'32MB'",
@@ -251,10 +256,18 @@ class Cluster:
                 row = conn.execute(
                     "SELECT application_name, state, sync_state FROM pg_stat_replication"
                 ).fetchone()
-            if row and row[1:] == ("streaming", "sync"):
+            if row and row[1:] == ("streaming", "async" if self.asynchronous else "sync"):
                 return row
             time.sleep(0.2)
         raise SystemExit(f"the standby never became a synchronous one: {row}")
+
+    def pause_walsender(self) -> int:
+        """SIGSTOP to the primary's walsender: WAL stops reaching the standby (it dies with the
+        primary's process group)."""
+        with psycopg.connect(self.url("primary")) as conn:
+            (pid,) = conn.execute("SELECT pid FROM pg_stat_replication").fetchone()
+        os.kill(pid, signal.SIGSTOP)
+        return pid
 
     def kill_primary(self, mode: str) -> None:
         pid = self.processes["primary"].pid
@@ -401,7 +414,8 @@ class Answer:
 
 
 def drive(base: str, cluster: Cluster, clients: int, seconds: float, kill_mode: str) -> dict:
-    """Client threads creating and reading goals; the primary killed at 40 %, then promoted."""
+    """Client threads creating and reading goals; the primary killed at 40 %, then promoted.
+    With --lag, WAL stops reaching the standby that long before the kill (a standby behind)."""
     run = uuid.uuid4().hex[:8]
     answers: list[Answer] = []
     lock = threading.Lock()
@@ -464,7 +478,10 @@ def drive(base: str, cluster: Cluster, clients: int, seconds: float, kill_mode: 
     try:
         for thread in threads:
             thread.start()
-        time.sleep(seconds * 0.4)
+        time.sleep(max(0.0, seconds * 0.4 - cluster.lag))
+        if cluster.lag:
+            cluster.pause_walsender()
+            time.sleep(cluster.lag)
         killed_at = time.monotonic()
         cluster.kill_primary(kill_mode)
         time.sleep(KILL_TO_PROMOTE_SECONDS)
@@ -675,7 +692,22 @@ def main() -> int:
         help="leave the standby the primary's synchronous_standby_names (what pg_basebackup "
         "copies): promoted, every commit waits for a standby that does not exist",
     )
+    parser.add_argument(
+        "--lag",
+        type=float,
+        default=0.0,
+        help="pause the primary's walsender this many seconds before the kill, a standby that "
+        "far behind (synchronous: the commits wait, none is acknowledged)",
+    )
+    parser.add_argument(
+        "--asynchronous",
+        action="store_true",
+        help="no synchronous standby: with --lag 1 the writes acknowledged in that second are "
+        "lost, and the proof must say so (the self-test of its lost-write check)",
+    )
     args = parser.parse_args()
+    if args.lag and args.kill_mode == "immediate":
+        parser.error("--lag pauses the walsender, which pg_ctl stop -m immediate would wait for")
     if not (PG_BIN / "postgres").exists():
         raise SystemExit(f"no PostgreSQL binaries in {PG_BIN} (apt-get install postgresql-15)")
     command = args.server_command or default_server_command()
@@ -687,12 +719,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop everything on SIGTERM too
     began = time.monotonic()
     try:
+        cluster.asynchronous, cluster.lag = args.asynchronous, args.lag
         cluster.start_primary()
         cluster.start_standby(args.keep_sync_names)
         name, state, sync = cluster.wait_synchronous()
         print(
             f"failover: primary 127.0.0.1:{cluster.ports['primary']}, standby "
-            f"127.0.0.1:{cluster.ports['standby']} ({name}: {state}, {sync}), synchronous_commit = on"
+            f"127.0.0.1:{cluster.ports['standby']} ({name}: {state}, {sync})"
+            + ("; asynchronous replication" if args.asynchronous else ", synchronous_commit = on")
+            + (f"; the walsender paused {args.lag:g} s before the kill" if args.lag else "")
         )
         with psycopg.connect(cluster.url("primary"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE delight")
