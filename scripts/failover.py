@@ -30,15 +30,18 @@ gunicorn with gunicorn.conf.py; --server-command overrides) with
 
 Load: --clients threads, each creating goals with unique titles (every other request) and
 reading (the list, one of its goals), recording every answer. At 40 % of the run the primary is
-killed (--kill-mode: `kill`, SIGKILL to the postmaster's process group, the default; `immediate`,
-`pg_ctl stop -m immediate`; `freeze`, SIGSTOP to the group: the machine stops answering but
-keeps its sockets open), 1.5 s later the standby is promoted (`pg_ctl promote`), and the load
-goes on. Checks (exit 1 when one fails):
+killed (--kill-mode: `kill`, the default: every process of the server stopped, then SIGKILLed,
+so none runs another instruction; `immediate`: `pg_ctl stop -m immediate`; `freeze`: every
+process stopped and left so, a machine that stops answering but keeps its sockets open), 1.5 s
+later the standby is promoted (`pg_ctl promote`), and the load goes on. Checks (exit 1 when one
+fails):
 
 - every create acknowledged with 201 is in the new primary exactly once, with the id it was
   answered with; nothing answered 4xx is stored; nothing is stored that was never sent;
 - no 5xx but 503, and every request got an answer (no reset, no empty reply, no client timeout);
-- 503s (each with Retry-After) only between the kill and RECOVERY_SECONDS after the promotion;
+- 503s (each with Retry-After) only between the kill and RECOVERY_SECONDS after the promotion
+  (10 s; 13 s with --kill-mode freeze, where every new connection first waits out the silent
+  old primary: see the constants);
 - every request answered within BOUND_SECONDS (the contract's bound);
 - a create started after the promotion is acknowledged within RECOVERY_SECONDS of it;
 - the service was not restarted: the same process ids (server and workers) before and after;
@@ -51,6 +54,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import secrets
@@ -75,18 +79,27 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
-STANDBY_NAME = "standby1"
+# Each server's cluster_name: in its processes' titles (postgres: NAME: ...), so the script
+# signals only its own processes; the standby's is also the application_name its walreceiver
+# gives, which the primary's synchronous_standby_names names.
+CLUSTER_NAMES = {"primary": "delight_failover_primary", "standby": "delight_failover_standby"}
+STANDBY_NAME = CLUSTER_NAMES["standby"]
 # How long the primary stays dead before the standby is promoted: an operator's or a failover
 # manager's reaction time, shortened (Patroni's default loop is 10 s; the service's behaviour in
 # the gap is the same whatever its length: 503s).
 KILL_TO_PROMOTE_SECONDS = 1.5
 # The contract: "an API request answers within 10 seconds whatever the database does".
 BOUND_SECONDS = 10.0
-# After `pg_ctl promote` returns the new primary accepts writes. A worker finds it on its next
-# connection: libpq tries host 1 (refused, or connect_timeout = 3 s when it does not answer),
-# then host 2, now writable. The contract's "finds out by itself within seconds", with room for
-# one request that was waiting on the old primary (bounded by BOUND_SECONDS): 10 s.
+# After `pg_ctl promote` returns the new primary accepts writes, and a worker's next connection
+# finds it: host 1 refuses at once, host 2 takes writes. The contract's "finds out by itself
+# within seconds", with room for a request that was waiting on the old primary when it died
+# (bounded by BOUND_SECONDS from before the kill, so over before promotion + 8.5 s): 10 s.
 RECOVERY_SECONDS = 10.0
+# --kill-mode freeze: host 1 no longer refuses, it is silent, so every new connection first
+# spends the service's connect_timeout on it (3 s, delight/settings.py) before trying host 2;
+# the request that waited on the old primary ends by kill + 10 s, the next one's connection at
+# kill + 13 s = promotion + 11.5 s. The recovery allowance grows by that much in this mode.
+CONNECT_TIMEOUT_SECONDS = 3.0
 # Past gunicorn's own 30 s worker timeout, so a worker killed for hanging shows as what it is.
 CLIENT_TIMEOUT_SECONDS = 40.0
 WEB_WORKERS = 2
@@ -116,6 +129,16 @@ def process_tree(pid: int) -> set[int]:
     return tree
 
 
+def signal_each(pids: set[int], sig: int, titles: tuple[str, ...]) -> None:
+    """``sig`` to each process still running whose command line holds one of ``titles`` (never
+    to a process that took the id of one gone)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if any(title in command for title in titles):
+                os.kill(pid, sig)
+
+
 class Cluster:
     """The two PostgreSQL servers and the service; each process in its own group."""
 
@@ -129,7 +152,7 @@ class Cluster:
         self.pg_user = "postgres" if os.geteuid() == 0 else None
         if self.pg_user:
             shutil.chown(workdir, self.pg_user)
-        self.frozen: set[str] = set()
+        self.held: dict[str, set[int]] = {}  # processes of a server stopped by SIGSTOP
         self.asynchronous = False  # --asynchronous: no synchronous standby
         self.lag = 0.0  # --lag: the primary's walsender paused this long before the kill
 
@@ -150,24 +173,34 @@ class Cluster:
             )
 
     def stop(self, name: str) -> None:
-        """SIGTERM to a service's group; a fast shutdown (SIGINT) for PostgreSQL; SIGKILL after
-        30 s or for a frozen server."""
+        """The service: SIGTERM to its group. PostgreSQL: a fast shutdown (SIGINT), or SIGKILL
+        to each of its processes when some were stopped (frozen, a paused walsender); SIGKILL
+        after 30 s. Then any process of the server still running is killed (its children are
+        not in its process group: see kill_primary)."""
         process = self.processes[name]
-        if process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if name in self.frozen:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                os.kill(process.pid, signal.SIGINT if name in self.ports else signal.SIGTERM)
-                if name not in self.ports:
-                    os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        server = name in self.ports
+        everyone = process_tree(process.pid) | self.held.get(name, set())
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+                if not server:
+                    os.killpg(process.pid, signal.SIGTERM)
+                elif self.held.get(name):
+                    signal_each(everyone, signal.SIGKILL, self.title(name))
+                else:
+                    os.kill(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if server:  # children left behind by a killed postmaster, or by a timeout
+            signal_each(everyone, signal.SIGKILL, self.title(name))
+
+    def title(self, name: str) -> tuple[str, ...]:
+        """What the command lines of a server's processes hold: the postmaster's its data
+        directory, every other's ``postgres: CLUSTER_NAME:``."""
+        return (f"-D {self.workdir / name}", f"postgres: {CLUSTER_NAMES[name]}:")
 
     def stop_all(self) -> None:
         for name in reversed(list(self.processes)):
@@ -219,6 +252,7 @@ class Cluster:
             # A commit returns once the standby has flushed its WAL (docs/SCALING.md).
             "synchronous_standby_names": "''" if self.asynchronous else f"'{STANDBY_NAME}'",
             "synchronous_commit": "on",
+            "cluster_name": f"'{CLUSTER_NAMES['primary']}'",
             "max_connections": 50,
             "shared_buffers": "'32MB'",
             "log_line_prefix": "'%m [%p] '",
@@ -261,24 +295,30 @@ class Cluster:
             time.sleep(0.2)
         raise SystemExit(f"the standby never became a synchronous one: {row}")
 
-    def pause_walsender(self) -> int:
-        """SIGSTOP to the primary's walsender: WAL stops reaching the standby (it dies with the
-        primary's process group)."""
+    def pause_walsender(self) -> None:
+        """SIGSTOP to the primary's walsender: WAL stops reaching the standby."""
         with psycopg.connect(self.url("primary")) as conn:
             (pid,) = conn.execute("SELECT pid FROM pg_stat_replication").fetchone()
+        self.held.setdefault("primary", set()).add(pid)
         os.kill(pid, signal.SIGSTOP)
-        return pid
 
     def kill_primary(self, mode: str) -> None:
-        pid = self.processes["primary"].pid
-        if mode == "kill":
-            os.killpg(pid, signal.SIGKILL)
-            self.processes["primary"].wait()
-        elif mode == "freeze":
-            os.killpg(pid, signal.SIGSTOP)
-            self.frozen.add("primary")
-        else:
+        """PostgreSQL makes each of its children the leader of a session of its own (setsid), so
+        a signal to the postmaster's process group reaches the postmaster alone: its backends
+        would go on serving (frozen) or die on their own, telling their clients (killed). Here
+        the postmaster is stopped first (no new child), then every child, then (kill) each one
+        is killed: none runs another instruction."""
+        postmaster = self.processes["primary"].pid
+        if mode == "immediate":
             self.pg("pg_ctl", "stop", "-m", "immediate", "-D", str(self.workdir / "primary"))
+            self.processes["primary"].wait()
+            return
+        os.kill(postmaster, signal.SIGSTOP)
+        everyone = process_tree(postmaster)
+        self.held.setdefault("primary", set()).update(everyone)
+        signal_each(everyone, signal.SIGSTOP, self.title("primary"))
+        if mode == "kill":
+            signal_each(everyone, signal.SIGKILL, self.title("primary"))
             self.processes["primary"].wait()
 
     def promote(self) -> None:
@@ -502,13 +542,15 @@ def drive(base: str, cluster: Cluster, clients: int, seconds: float, kill_mode: 
         "promoted_at": promoted_at,
         "ended": time.monotonic(),
         "stuck": sum(thread.is_alive() for thread in threads),
+        "recovery": RECOVERY_SECONDS + (CONNECT_TIMEOUT_SECONDS if kill_mode == "freeze" else 0),
     }
 
 
 def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> None:
     answers: list[Answer] = outcome["answers"]
     t0, killed, promoted = outcome["started"], outcome["killed_at"], outcome["promoted_at"]
-    window_end = promoted + RECOVERY_SECONDS
+    recovery = outcome["recovery"]
+    window_end = promoted + recovery
     at = lambda t: t - t0  # noqa: E731 - seconds since the load started
 
     statuses = collections.Counter(str(a.status) for a in answers)
@@ -547,7 +589,7 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
         ),
         (
             "window",
-            f"kill to promotion + {RECOVERY_SECONDS:.0f} s: {len(window)} requests, "
+            f"kill to promotion + {recovery:.0f} s: {len(window)} requests, "
             f"{len(unavailable)} answered 503{span}, "
             f"{sum(a.status in (200, 201) for a in window)} served",
         ),
@@ -586,7 +628,7 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
     )
     checks.expect(
         not late_503,
-        f"503s only between the kill and {RECOVERY_SECONDS:.0f} s after the promotion: "
+        f"503s only between the kill and {recovery:.0f} s after the promotion: "
         f"{len(late_503)} outside",
     )
     checks.expect(not no_retry_after, f"every 503 carries Retry-After: {len(no_retry_after)} not")
@@ -596,8 +638,8 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
         + (f", {outcome['stuck']} clients still waiting at the end" if outcome["stuck"] else ""),
     )
     checks.expect(
-        first_success is not None and first_success <= RECOVERY_SECONDS,
-        f"creates served again within {RECOVERY_SECONDS:.0f} s of the promotion: "
+        first_success is not None and first_success <= recovery,
+        f"creates served again within {recovery:.0f} s of the promotion: "
         + ("never" if first_success is None else f"{first_success:.2f} s"),
     )
 
@@ -663,6 +705,19 @@ def check_run(outcome: dict, cluster: Cluster, checks: Checks, pids: tuple) -> N
     )
 
 
+def record(outcome: dict, path: Path) -> None:
+    """Every answer as a JSON line, times in seconds from the start of the load; the events first."""
+    t0 = outcome["started"]
+    events = {name: round(outcome[name] - t0, 3) for name in ("killed_at", "promoted_at")}
+    with path.open("w") as out:
+        out.write(json.dumps({"events": events}) + "\n")
+        for answer in sorted(outcome["answers"], key=lambda a: a.start):
+            line = dataclasses.asdict(answer)
+            line["start"], line["end"] = round(answer.start - t0, 3), round(answer.end - t0, 3)
+            out.write(json.dumps(line) + "\n")
+    print(f"failover: every answer in {path}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="the load's length (30)")
@@ -704,6 +759,12 @@ def main() -> int:
         action="store_true",
         help="no synchronous standby: with --lag 1 the writes acknowledged in that second are "
         "lost, and the proof must say so (the self-test of its lost-write check)",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="write every answer to this file, one JSON line each (seconds from the load's start)",
     )
     args = parser.parse_args()
     if args.lag and args.kill_mode == "immediate":
@@ -752,6 +813,8 @@ def main() -> int:
             outcome = drive(base, cluster, args.clients, args.seconds, args.kill_mode)
             after = process_tree(cluster.processes["service"].pid)
             check_run(outcome, cluster, checks, (before, after))
+            if args.record:
+                record(outcome, args.record)
     except KeyboardInterrupt:
         print("failover: interrupted; stopping everything it started")
         checks.failures.append("interrupted")
