@@ -9,10 +9,11 @@ service carries on against it without a restart and without losing a write it ac
 Two PostgreSQL servers of Debian's packages (/usr/lib/postgresql/15/bin, PG_BIN to change), in a
 temporary directory, each on a free loopback port, never the server on 127.0.0.1:5432:
 
-- the primary: initdb, `synchronous_standby_names = 'standby1'`, `synchronous_commit = on` (a
-  commit is acknowledged once the standby has flushed its WAL to disk, docs/SCALING.md "Failover");
-- the standby: `pg_basebackup -R` from the primary (hot_standby), named standby1 (its
-  cluster_name, which its walreceiver gives as application_name), with an empty
+- the primary: initdb, `synchronous_commit = on` and `synchronous_standby_names` naming the
+  standby (a commit is acknowledged once the standby has flushed its WAL to disk,
+  docs/SCALING.md "Failover");
+- the standby: `pg_basebackup -R` from the primary (hot_standby), named by its cluster_name
+  (which its walreceiver gives as application_name), with an empty
   synchronous_standby_names of its own (--keep-sync-names keeps the primary's: promoted, it
   then waits on every commit for a standby that does not exist); the setup waits until
   pg_stat_replication shows it streaming with sync_state = 'sync'. (--asynchronous: no
