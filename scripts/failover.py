@@ -130,6 +130,21 @@ def process_tree(pid: int) -> set[int]:
     return tree
 
 
+def settled_tree(pid: int, seconds: float = 30) -> set[int]:
+    """The service's processes once every worker has started: the same set two seconds apart."""
+    deadline = time.monotonic() + seconds
+    tree = process_tree(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        again = process_tree(pid)
+        if again == tree:
+            time.sleep(1)
+            if process_tree(pid) == tree:
+                return tree
+        tree = again
+    return tree
+
+
 def signal_each(pids: set[int], sig: int, titles: tuple[str, ...]) -> None:
     """``sig`` to each process still running whose command line holds one of ``titles`` (never
     to a process that took the id of one gone)."""
@@ -777,7 +792,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="delight-failover-"))
     cluster = Cluster(workdir)
     checks = Checks()
-    interrupted = signal.getsignal(signal.SIGTERM)
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop everything on SIGTERM too
     began = time.monotonic()
     try:
@@ -805,8 +820,7 @@ def main() -> int:
             "the service starts with this DATABASE_URL" + (f": {problem}" if problem else ""),
         )
         if problem is None:
-            time.sleep(1)  # every worker booted
-            before = process_tree(cluster.processes["service"].pid)
+            before = settled_tree(cluster.processes["service"].pid)
             print(
                 f"failover: {base}, {len(before)} processes; load for {args.seconds:.0f} s with "
                 f"{args.clients} clients, primary killed ({args.kill_mode}) at 40 %"
@@ -822,7 +836,7 @@ def main() -> int:
     finally:
         cluster.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
-        signal.signal(signal.SIGTERM, interrupted)
+        signal.signal(signal.SIGTERM, previous_sigterm)
     took = time.monotonic() - began
     if checks.failures:
         print(f"failover: {len(checks.failures)} check(s) failed ({took:.0f} s)")
