@@ -13,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 UV := $(BIN)/uv
 
 .PHONY: help install run test lint format lock migrate schema guide bench bench-speedups bench-instructions soak fuzz clean \
-	topology chromium screenshots
+	topology failover chromium screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -117,6 +117,17 @@ topology: install ## nginx + 2 gunicorn + PgBouncer + PostgreSQL + Redis on loop
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			-o DPkg::Lock::Timeout=300 nginx pgbouncer; }
 	$(BIN)/python scripts/topology.py $(TOPOLOGY_ARGS)
+
+# Failover (docs/SCALING.md "Failover"): a primary and a synchronous standby of Debian's
+# PostgreSQL 15 (postgresql-15, installed here when missing) on free loopback ports, in a temporary
+# directory (the server on 5432 is not touched); the service on a multi-host DATABASE_URL; the
+# primary killed under load, the standby promoted; checks. FAILOVER_ARGS="--url-form query" etc.
+PG_BIN ?= /usr/lib/postgresql/15/bin
+failover: install ## two PostgreSQL (synchronous standby), the primary killed under load, promoted: checks
+	@test -x $(PG_BIN)/initdb || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			-o DPkg::Lock::Timeout=300 postgresql-15; }
+	PG_BIN=$(PG_BIN) $(BIN)/python scripts/failover.py $(FAILOVER_ARGS)
 
 # Browser tests (tests/browser) drive Debian's Chromium through Playwright (whose own browser
 # download does not work on these machines). Installed here when missing; when it cannot be, this
