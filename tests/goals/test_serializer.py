@@ -103,3 +103,21 @@ def test_the_state_shallow_copies_share_is_only_read():
             _ = serializer.fields["goal_type"].validators, serializer.fields["title"].validators
     after = {name: _state(field) for name, field in GoalSerializer._declared_fields.items()}
     assert after == before
+
+
+def test_the_fields_shallow_copy_is_copy_copys():
+    """goals.serializers._shallow_copy is what copy.copy does for a field: a field class that
+    takes over its copying (``__copy__``, ``__reduce_ex__``) or keeps ``__slots__`` fails here."""
+    import copy
+
+    from goals.serializers import _shallow_copy
+
+    for field in GoalSerializer._declared_fields.values():
+        cls = type(field)
+        assert "__copy__" not in dir(cls)
+        assert not any("__slots__" in vars(base) for base in cls.__mro__ if base is not object)
+        assert cls.__reduce_ex__ is object.__reduce_ex__
+        copied, expected = _shallow_copy(field), copy.copy(field)
+        assert type(copied) is type(expected) is cls
+        assert vars(copied) == vars(expected) == vars(field)
+        assert copied is not field
