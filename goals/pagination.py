@@ -22,6 +22,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from delight.renderers import RawJSON
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
@@ -48,16 +50,16 @@ def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
 class GoalPage:
     """One page of a user's goals: what goals.selectors.goal_page found."""
 
-    goals: list  # rows with the serializer's fields (goals.serializers.GoalSerializer.columns)
+    goals: list[str]  # each goal's JSON, as the serializer represents it (written by PostgreSQL)
     total: int
     page: int | None  # None when the page was asked for with a cursor
     page_size: int
     next_cursor: str | None
 
 
-def page_response(request, page: GoalPage, goals: list) -> Response:
-    """The contract's body for ``page`` (its ``goals`` already represented), and the RFC 8288
-    ``Link`` header (GitHub-style paging by headers), every link keeping every parameter."""
+def page_response(request, page: GoalPage) -> Response:
+    """The contract's body for ``page``, and the RFC 8288 ``Link`` header (GitHub-style paging
+    by headers), every link keeping every parameter."""
     url = request.build_absolute_uri()
     last_page = max(1, math.ceil(page.total / page.page_size))
 
@@ -84,7 +86,7 @@ def page_response(request, page: GoalPage, goals: list) -> Response:
     links.append((page_link(last_page), "last"))
     return Response(
         {
-            "goals": goals,
+            "goals": RawJSON(f"[{','.join(page.goals)}]"),
             "total": page.total,
             "page": page.page,
             "page_size": page.page_size,

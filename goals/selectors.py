@@ -11,7 +11,7 @@ equivalence test with the ORM (tests/goals/test_prepared.py).
 import uuid
 
 from django.db import router
-from django.db.models import Count, Q, Window
+from django.db.models import CharField, Count, Expression, Q, Value, Window
 from django.http import Http404
 
 from goals.filters import GoalListParams
@@ -35,17 +35,20 @@ def goal_get(*, user, pk: uuid.UUID) -> Goal:
     return Goal.from_db(router.db_for_read(Goal), row._fields, row)
 
 
-def rows_of(queryset):
-    """The goals as rows (named tuples of the serializer's columns), not model instances: the
-    serializer reads both, and a row costs a fraction of an instance (docs/PERFORMANCE.md)."""
-    return queryset.values_list(*GoalSerializer.columns(), named=True)
+def rows_of(queryset, *, owner: Expression, also: tuple[str, ...] = ()):
+    """The goals as rows of a page: each goal's JSON written by PostgreSQL (``goal``, the
+    serializer's representation), and its position (``created_at``, ``id``) for a cursor.
+    ``owner``: the owner's public id (an expression: a value, or a prepared query's slot)."""
+    with_json = queryset.annotate(goal=GoalSerializer.written_by_postgresql(owner))
+    return with_json.values_list("goal", "created_at", "id", *also, named=True)
 
 
-def counted(queryset):
-    """Rows that each carry the total of the whole list, ``total_goals``: the first page and the
-    total in one round trip (``COUNT(*) OVER ()`` counts the rows the page is cut from)."""
+def counted(queryset, *, owner: Expression):
+    """Rows of a page that each carry the total of the whole list, ``total_goals``: the first
+    page and the total in one round trip (``COUNT(*) OVER ()`` counts the rows the page is cut
+    from)."""
     window = queryset.annotate(total_goals=Window(Count("*")))
-    return window.values_list(*GoalSerializer.columns(), "total_goals", named=True)
+    return rows_of(window, owner=owner, also=("total_goals",))
 
 
 def after(queryset, created_at, goal_id: uuid.UUID):
@@ -62,7 +65,11 @@ def after(queryset, created_at, goal_id: uuid.UUID):
 # The default list (no filter, newest first) of a Slot's owner, counted: what GoalListParams
 # gives with no parameter (tests/goals/test_prepared.py holds the two equal).
 DEFAULT_FIRST_PAGE = PreparedQuery(
-    lambda: counted(GoalListParams.shown(Goal.objects.owned_by(Slot("owner")), {})), model=Goal
+    lambda: counted(
+        GoalListParams.shown(Goal.objects.owned_by(Slot("owner")), {}),
+        owner=Slot("owner_id", CharField()),
+    ),
+    model=Goal,
 )
 
 
@@ -70,9 +77,11 @@ def first_page(*, user, params: GoalListParams, listed) -> tuple[list, int]:
     """The first page and the total in one round trip; the default list's from a query prepared
     once (speed-ups, docs/PERFORMANCE.md). ``listed()``: the list's queryset, built if needed."""
     if params.is_default_list():
-        rows = DEFAULT_FIRST_PAGE.rows(owner=user.pk, limit=params.page_size)
+        rows = DEFAULT_FIRST_PAGE.rows(
+            owner=user.pk, owner_id=user.public_id, limit=params.page_size
+        )
     else:
-        rows = list(counted(listed())[: params.page_size])
+        rows = list(counted(listed(), owner=Value(user.public_id))[: params.page_size])
     return rows, rows[0].total_goals if rows else 0
 
 
@@ -85,6 +94,7 @@ def goal_page(*, user, params: GoalListParams) -> GoalPage:
     - after a cursor: the total, then the rows after the cursor's position (an index range).
     """
     size = params.page_size
+    owner = Value(user.public_id)
 
     def listed():
         return params.filter_queryset(Goal.objects.owned_by(user))
@@ -92,7 +102,7 @@ def goal_page(*, user, params: GoalListParams) -> GoalPage:
     if params.cursor is not None:
         page_number = None
         total = listed().count()
-        rows = list(rows_of(after(listed(), *params.cursor))[: size + 1])
+        rows = list(rows_of(after(listed(), *params.cursor), owner=owner)[: size + 1])
         more = len(rows) > size
         rows = rows[:size]
     else:
@@ -102,9 +112,17 @@ def goal_page(*, user, params: GoalListParams) -> GoalPage:
             rows, total = first_page(user=user, params=params, listed=listed)
         else:
             total = listed().count()
-            rows = [] if offset >= total else list(rows_of(listed())[offset : offset + size])
+            rows = (
+                []
+                if offset >= total
+                else list(rows_of(listed(), owner=owner)[offset : offset + size])
+            )
         more = offset + len(rows) < total
     next_cursor = encode_cursor(rows[-1]) if rows and more and params.default_order else None
     return GoalPage(
-        goals=rows, total=total, page=page_number, page_size=size, next_cursor=next_cursor
+        goals=[row.goal for row in rows],
+        total=total,
+        page=page_number,
+        page_size=size,
+        next_cursor=next_cursor,
     )

@@ -10,6 +10,8 @@ from functools import cache
 from operator import attrgetter
 from typing import NamedTuple
 
+from django.db.models import Expression, F, Func, TextField
+from django.db.models.functions import Cast
 from rest_framework import serializers
 
 from goals.days import parse_day
@@ -140,8 +142,29 @@ class GoalSerializer(SharedFieldsMixin, serializers.Serializer):
 
     @classmethod
     def columns(cls) -> list[str]:
-        """The model fields a list row needs: every declared field's source but the owner's."""
+        """The model fields the representation reads: every declared field's source but the
+        owner's."""
         return list(_reading(cls).own_sources)
+
+    @classmethod
+    def written_by_postgresql(cls, owner: Expression) -> Expression:
+        """The representation of a row of ``goals``, written by PostgreSQL as JSON text: the same
+        fields, the same values, the same bytes (tests/goals/test_serializer.py). ``owner``: an
+        expression for the owner's public id. A list page's goals are written so
+        (goals.selectors): 50 goals read and represented in Python cost more than the rest of
+        the request (docs/PERFORMANCE.md)."""
+        members = {}
+        for name, field in cls._declared_fields.items():
+            source = field.source or name
+            if source.startswith("user."):
+                members[name] = _JSONValue(Cast(owner, TextField()))
+            elif isinstance(field, serializers.DateTimeField):
+                members[name] = _JSONTimestamp(F(source))
+            elif isinstance(field, _WRITTEN_AS_TO_JSON_WRITES_THEM):
+                members[name] = _JSONValue(F(source))
+            else:
+                raise TypeError(f"{name}: no SQL rendering for a {type(field).__name__}")
+        return _JSONObject(**members)
 
     def to_internal_value(self, data):
         errors = {}
@@ -161,6 +184,57 @@ class GoalSerializer(SharedFieldsMixin, serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+# Fields whose representation is PostgreSQL's to_json of the column: text as a JSON string, a
+# UUID as its hyphenated lower-case text, a date as YYYY-MM-DD.
+_WRITTEN_AS_TO_JSON_WRITES_THEM = (
+    serializers.CharField,
+    serializers.ChoiceField,
+    serializers.UUIDField,
+    serializers.DateField,
+)
+
+
+class _JSONValue(Func):
+    """A value as JSON text (``null`` for NULL)."""
+
+    template = "COALESCE(to_json(%(expressions)s)::text, 'null')"
+    output_field = TextField()
+
+
+class _JSONTimestamp(Func):
+    """A timestamp as DRF writes it, in UTC: ``2026-12-06T10:31:02.123456Z``, without the
+    fraction when it is zero (``datetime.isoformat``)."""
+
+    template = (
+        "COALESCE('\"' || to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+        "|| CASE WHEN to_char(%(expressions)s, 'US') = '000000' THEN '' "
+        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z\"', 'null')"
+    )
+    output_field = TextField()
+
+
+class _JSONObject(Func):
+    """``{"name": value, ...}`` from JSON texts, in the order given, compact."""
+
+    output_field = TextField()
+
+    def __init__(self, **members: Expression):
+        if not all(name.isidentifier() for name in members):
+            raise ValueError("member names are written into the SQL: identifiers only")
+        self.names = list(members)
+        super().__init__(*members.values())
+
+    def as_sql(self, compiler, connection, **extra):
+        pieces, params = [], []
+        for at, (name, value) in enumerate(
+            zip(self.names, self.get_source_expressions(), strict=True)
+        ):
+            sql, value_params = compiler.compile(value)
+            pieces.append(f"'{',' if at else '{'}\"{name}\":' || {sql}")
+            params.extend(value_params)
+        return f"({' || '.join(pieces)} || '}}')", params
 
 
 class _Reading(NamedTuple):

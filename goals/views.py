@@ -54,7 +54,7 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.GenericViewSet):
     def list(self, request, *args, **kwargs):
         params = GoalListParams.from_request(request)
         page = selectors.goal_page(user=request.user, params=params)
-        return page_response(request, page, self.get_serializer(page.goals, many=True).data)
+        return page_response(request, page)
 
     def create(self, request, *args, **kwargs):
         key = request.META.get("HTTP_IDEMPOTENCY_KEY")

@@ -4,6 +4,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.db.models import Value
 
 from goals.models import Goal
 from goals.prepared import PreparedQuery, Slot
@@ -35,8 +36,8 @@ def test_the_prepared_default_list_is_the_params_default(owners, limit):
     assert params.is_valid()
     assert params.is_default_list()
     default = params.filter_queryset(Goal.objects.owned_by(mine))
-    expected = list(counted(default)[:limit])
-    prepared = DEFAULT_FIRST_PAGE.rows(owner=mine.pk, limit=limit)
+    expected = list(counted(default, owner=Value(mine.public_id))[:limit])
+    prepared = DEFAULT_FIRST_PAGE.rows(owner=mine.pk, owner_id=mine.public_id, limit=limit)
     assert prepared == expected
     assert [row._fields for row in prepared] == [row._fields for row in expected]
     assert prepared[0].total_goals == 9  # visible goals: all but the 3 archived

@@ -121,3 +121,48 @@ def test_the_fields_shallow_copy_is_copy_copys():
         assert type(copied) is type(expected) is cls
         assert vars(copied) == vars(expected) == vars(field)
         assert copied is not field
+
+
+@pytest.mark.parametrize(
+    ("title", "description"),
+    [
+        ("Plain", None),
+        ("Ünïcödé ✓ 🎯 中文", ""),
+        ('Quotes " and \\ backslashes', "multi\nline\r\nwith\ttabs"),
+        ("Control \x01\x08\x0c\x1f\x7f chars", "</script><!-- & ' \u2028 \u2029"),
+        ("   spaces kept inside  ", "é" * 2000),
+    ],
+)
+@pytest.mark.parametrize(
+    "instant",
+    [
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),  # no fraction: none written
+        dt.datetime(2026, 12, 6, 10, 31, 2, 123456, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 6, 10, 31, 2, 120000, tzinfo=dt.UTC),  # trailing zeros kept
+        dt.datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC),
+    ],
+)
+def test_the_json_postgresql_writes_is_the_representation_byte_for_byte(
+    title, description, instant
+):
+    """goals.selectors writes a list page's goals with GoalSerializer.written_by_postgresql: the
+    same keys in the same order, the same values, the same bytes as the representation rendered
+    by the API's renderer (and so as DRF's own fields)."""
+    from django.db.models import Value
+
+    user = UserFactory(clerk_user_id='user_"quoted"\\id')
+    goal = GoalFactory(user=user, title=title, description=description)
+    Goal.objects.filter(pk=goal.pk).update(
+        created_at=instant, target_date=dt.date(2026, 5, 15) if description else None
+    )
+    Goal.objects.filter(pk=goal.pk).update(status="paused")  # the trigger sets updated_at: now
+    (stored,) = Goal.objects.filter(pk=goal.pk)
+    expected = JSONRenderer().render(GoalSerializer(stored, context={"owner": user}).data)
+    written = (
+        Goal.objects.filter(pk=goal.pk)
+        .annotate(goal=GoalSerializer.written_by_postgresql(Value(user.public_id)))
+        .values_list("goal", flat=True)
+        .get()
+    )
+    assert written.encode() == expected
+    assert json.loads(written) == rendered(PlainGoalSerializer(stored).data)
