@@ -22,6 +22,7 @@ against the story's FastAPI design come from ../shared/bench/run (make bench).
 
 import argparse
 import contextlib
+import inspect
 import io
 import os
 import secrets
@@ -168,17 +169,34 @@ def reconnect() -> None:
 # --- the speed-ups: name -> (where it lives, a context manager that turns it off) -------------
 
 
+_ABSENT = object()
+
+
 @contextlib.contextmanager
 def _patched(obj, name: str, value):
-    old = obj.__dict__.get(name)
+    """``obj.<name>`` is ``value`` inside the block, then what it was.
+
+    The name must exist (on ``obj`` itself or, for a method, on its class): a speed-up renamed
+    in the code then fails here with AttributeError, where setting the new attribute anyway made
+    its "off" run silently measure "on". ``inspect.getattr_static`` looks without running a
+    descriptor (a ``cached_property`` is not computed by the look).
+    """
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        raise AttributeError(
+            f"{obj!r} has no attribute {name!r}: this off switch names something the code no "
+            "longer has (renamed? update SPEEDUPS)"
+        ) from None
+    own = vars(obj).get(name, _ABSENT)  # what to put back: its own value, or nothing
     setattr(obj, name, value)
     try:
         yield
     finally:
-        if old is None:
+        if own is _ABSENT:
             delattr(obj, name)
         else:
-            setattr(obj, name, old)
+            setattr(obj, name, own)
 
 
 @contextlib.contextmanager
