@@ -238,7 +238,7 @@ CLERK_JWKS_MAX_BYTES = 64 * 1024  # a JWKS is about 1 KB a key; a bigger answer 
 CLERK_JWKS_MIN_REFETCH_SECONDS = 5.0  # an unknown kid refetches at most this often per process
 CLERK_JWKS_WAIT_SECONDS = 0.5  # how long an unknown kid waits for another thread's fetch
 CLERK_USER_CACHE_SECONDS = 30  # how long a process trusts that a Clerk user's row exists
-CLERK_USER_CACHE_MAX_ENTRIES = 10_000  # known users per process (accounts.ttlcache)
+CLERK_USER_CACHE_MAX_ENTRIES = 10_000  # known users per process (accounts.services)
 CLERK_TOKEN_CACHE_SECONDS = 60  # a verified token is remembered this long (accounts.clerk)
 CLERK_TOKEN_CACHE_MAX_ENTRIES = 10_000
 # Clerk's user.* webhooks (accounts.webhooks), signed by Svix with this secret. Unset, the

@@ -238,10 +238,10 @@ def no_verified_token_cache():
     from accounts import clerk
 
     class Forgetful:  # every token verified in full, as without the cache
-        def get(self, key):
-            return None
+        def __getitem__(self, key):
+            raise KeyError(key)
 
-        def put(self, key, value):
+        def __setitem__(self, key, value):
             pass
 
     with _patched(clerk, "_verified_tokens", lambda: Forgetful()):
