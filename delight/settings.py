@@ -277,11 +277,16 @@ if CLERK_JWT_KEY is None and CLERK_JWKS_URL is None:
     CLERK_JWT_KEY = devkeys.public_pem(CLERK_DEV_KEY_PATH)
 
 # --- Database -------------------------------------------------------------------------------
-# DATABASE_URL always wins; unset, an embedded PostgreSQL under .data/ serves local runs and tests.
+# Required. Settings only read it: without it, manage.py and the test suite start (or join) an
+# embedded PostgreSQL under .data/ and set it before settings load (delight.embedded_postgres);
+# anything else, a production server first, refuses to start.
 DATABASE_URL = env_str("DATABASE_URL")
-USING_EMBEDDED_POSTGRES = DATABASE_URL is None
-if USING_EMBEDDED_POSTGRES:
-    DATABASE_URL = embedded_postgres.url(DATA_DIR)
+if DATABASE_URL is None:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: point it at PostgreSQL (postgresql://user:password@host:5432/name); "
+        "only manage.py and the test suite start an embedded one, for local runs (make run, make test)."
+    )
+USING_EMBEDDED_POSTGRES = embedded_postgres.serves(DATABASE_URL)
 
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"].update(

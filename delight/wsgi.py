@@ -1,6 +1,7 @@
 """WSGI entry point (gunicorn delight.wsgi:application).
 
-Settings load here, so a production process without its secrets refuses to start (see settings).
+Settings load here, so a production process without its secrets or without ``DATABASE_URL``
+refuses to start (see settings); it never starts a database itself.
 """
 
 import os
