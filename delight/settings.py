@@ -199,7 +199,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # A user holds at most this many goals, archived ones included (the contract; 409 beyond).
-# Enforced by PostgreSQL (goals.limits); a new value takes effect at the next `migrate`.
+# Enforced by PostgreSQL for every writer (goals.limits): the trigger reads the writing session's
+# limit, which this service sets on its connections (DATABASE_SESSION_SETTINGS, below).
 GOALS_PER_USER_LIMIT = env_int("GOALS_PER_USER_LIMIT", 10_000, minimum=1)
 
 RATE_LIMIT_USER_PER_MINUTE = env_int("RATE_LIMIT_USER_PER_MINUTE", 1000, minimum=1)
@@ -315,6 +316,41 @@ if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
 if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
+
+
+def _session_options(session_settings: dict, *, after: str | None = None) -> str:
+    """libpq's ``options``: ``after`` (what DATABASE_URL gave), then ``-c name=value`` for each
+    setting. libpq splits it at spaces; a backslash escapes a space, and itself
+    (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-OPTIONS)."""
+    options = [after] if after else []
+    for name, value in session_settings.items():
+        escaped = str(value).replace("\\", "\\\\").replace(" ", "\\ ")
+        options.append(f"-c {name}={escaped}")
+    return " ".join(options)
+
+
+# Settings each connection's session starts with, one entry each: sent once, as libpq's
+# options ("-c name=value", applied by PostgreSQL at connection start: no query, no round trip).
+DATABASE_SESSION_SETTINGS = {
+    # The per-user goal limit the goals_per_user_limit trigger applies to this service's writes.
+    "delight.goals_per_user_limit": GOALS_PER_USER_LIMIT,
+}
+# A transaction-mode pooler does not carry a setting of ours to PostgreSQL (PgBouncer before 1.20
+# refuses any options, later ones every name they do not track; docs/DATABASE.md, "The per-user
+# limit"): behind one, the limit is the database role's (ALTER ROLE ... SET), and a value here
+# would be one nobody enforces.
+if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+    if env_str("GOALS_PER_USER_LIMIT") is not None:
+        raise ImproperlyConfigured(
+            "GOALS_PER_USER_LIMIT cannot reach PostgreSQL through a transaction-mode pooler "
+            "(DATABASE_TRANSACTION_POOLING=1): unset it and set the database role's instead, "
+            "ALTER ROLE <role> SET delight.goals_per_user_limit = '<limit>' (docs/DATABASE.md)."
+        )
+    del DATABASE_SESSION_SETTINGS["delight.goals_per_user_limit"]
+if DATABASE_SESSION_SETTINGS:
+    DATABASES["default"]["OPTIONS"]["options"] = _session_options(
+        DATABASE_SESSION_SETTINGS, after=DATABASES["default"]["OPTIONS"].get("options")
+    )
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
