@@ -22,13 +22,13 @@ against the story's FastAPI design come from ../shared/bench/run (make bench).
 
 import argparse
 import contextlib
-import inspect
 import io
 import os
 import secrets
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -169,34 +169,11 @@ def reconnect() -> None:
 # --- the speed-ups: name -> (where it lives, a context manager that turns it off) -------------
 
 
-_ABSENT = object()
-
-
-@contextlib.contextmanager
-def _patched(obj, name: str, value):
-    """``obj.<name>`` is ``value`` inside the block, then what it was.
-
-    The name must exist (on ``obj`` itself or, for a method, on its class): a speed-up renamed
-    in the code then fails here with AttributeError, where setting the new attribute anyway made
-    its "off" run silently measure "on". ``inspect.getattr_static`` looks without running a
-    descriptor (a ``cached_property`` is not computed by the look).
-    """
-    try:
-        inspect.getattr_static(obj, name)
-    except AttributeError:
-        raise AttributeError(
-            f"{obj!r} has no attribute {name!r}: this off switch names something the code no "
-            "longer has (renamed? update SPEEDUPS)"
-        ) from None
-    own = vars(obj).get(name, _ABSENT)  # what to put back: its own value, or nothing
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        if own is _ABSENT:
-            delattr(obj, name)
-        else:
-            setattr(obj, name, own)
+# ``obj.<name>`` is ``value`` inside the block, then what it was (an attribute the object only
+# inherited is deleted again). The standard library's: the name must exist, or AttributeError, so
+# a speed-up renamed in the code fails here instead of its "off" run measuring "on" (the
+# hand-written version set the new name anyway).
+_patched = mock.patch.object
 
 
 @contextlib.contextmanager
