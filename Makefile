@@ -42,8 +42,8 @@ run: export DJANGO_DEBUG ?= 1
 run: install ## migrate, print a dev token and a curl line, serve on 127.0.0.1:8000 (PORT=...)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py dev_welcome --port $(PORT)
-	@# --noreload: one process owns the embedded PostgreSQL and stops it on exit (the reloader's
-	@# parent/child pair could race on that at shutdown).
+	@# --noreload: one process serves; without DATABASE_URL it starts (or joins) the embedded
+	@# PostgreSQL before Django loads, and the database stops when it exits (manage.py).
 	exec $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 migrate: export DJANGO_DEBUG ?= 1

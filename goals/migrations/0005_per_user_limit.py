@@ -11,7 +11,7 @@ write, whatever the owner holds. (A COUNT(*) under an advisory lock does the sam
 state, but costs a scan of the owner's goals on every create: 2.6 ms at 10,000.)
 
 The limit is the trigger's argument: this migration installs the default, and every `migrate`
-sets the configured value (goals.limits.apply_goal_limit, on post_migrate).
+set the configured value (on post_migrate) until 0009 made it the writer's session setting.
 """
 
 from django.db import migrations, models

@@ -251,3 +251,110 @@ def test_a_slot_named_as_a_changed_field_is_refused(owners):
     )
     with pytest.raises(ValueError, match="slots named as changed fields"):
         update.run({"title": "new"}, shape={}, title="old")
+
+
+# What PreparedInsert and PreparedUpdate (goals/prepared.py) copy or drive of Django's write path,
+# by the sha256 of its source in the Django they were written against (5.2), with what they rely
+# on. A Django that changes one fails here (the equivalence tests above compare the statements,
+# not what Django does around them): re-read that source against goals/prepared.py, bring the
+# prepared writes in step, then record the new hash (as tests/delight/test_postgresql_backend.py
+# does for create_cursor).
+DJANGO_WRITE_PATH_SHA256 = {
+    "django.db.models.base.Model._save_table": (
+        "2a39268c21f5b8e6cfe0a1a92b12537879c24ebebf0f464e34bddd58ab6d38b2",
+        "the fields save() inserts (an auto field left out, generated ones skipped) and returns",
+    ),
+    "django.db.models.base.Model._do_insert": (
+        "7fc7e9ecbfc339912c48f21bbbd6abad931dfdb5ad1edf7912df23cb989f9f39",
+        "save()'s INSERT: manager._insert with returning_fields",
+    ),
+    "django.db.models.base.Model.from_db": (
+        "eba347895d11fa79360f63faaf121f62a8d9e10888ccff9a0441c535b2823295",
+        "the instance PreparedInsert.create returns",
+    ),
+    "django.db.models.query.QuerySet._insert": (
+        "99e47ddb286746af0f14632e7136539cdcd095846e7b6d5009845879f5b39c29",
+        "InsertQuery + insert_values + execute_sql(returning_fields), done by hand in _compile",
+    ),
+    "django.db.models.sql.subqueries.InsertQuery.__init__": (
+        "dec4863dd7433c4b475a02e6ddbd10099d2458d5d520ee368957a50149ac84ef",
+        "InsertQuery(model), built directly",
+    ),
+    "django.db.models.sql.subqueries.InsertQuery.insert_values": (
+        "c1a5f2f916964c6e79e80793078501e2c82e4fc9be998fb1cd1cd20700ff62d6",
+        "one template object whose values are Slots",
+    ),
+    "django.db.models.sql.compiler.SQLInsertCompiler.as_sql": (
+        "497ecc56a0916746171418f245e77705185e1b69451f95bd900688153492cca6",
+        "reads compiler.returning_fields, which _compile sets instead of execute_sql",
+    ),
+    "django.db.models.sql.compiler.SQLInsertCompiler.execute_sql": (
+        "e07a5017e3955572edf54ef9f91429a9a82be6d2b254fe04ada96e669a2525c2",
+        "sets returning_fields, then as_sql: what _compile and create do in its place",
+    ),
+    "django.db.models.sql.compiler.SQLInsertCompiler.prepare_value": (
+        "2e49a07e78afaae1d9ebffe16d5356db05e4d38cf469d360a7e3e350985cb336",
+        "a Slot (an expression) resolved, not prepared with get_db_prep_save",
+    ),
+    "django.db.models.sql.compiler.SQLInsertCompiler.pre_save_val": (
+        "f9efbaa8ba5cb0c8dc38ba7901aed3e03d1683b2c09de3ec947cdccb1c160a47",
+        "pre_save runs at compile time (goals.prepared._plain)",
+    ),
+    "django.db.models.sql.compiler.SQLInsertCompiler.field_as_sql": (
+        "505120b18cf35c28b40786f32464714122aef1b90d8e8965e5c44c2dfd74b92a",
+        "a Slot compiled to its placeholder, the Slot itself its parameter",
+    ),
+    "django.db.models.sql.compiler.SQLInsertCompiler.assemble_as_sql": (
+        "f29f9107f65c67189c712f80e62c24466d2ccaada3d197fc011883518f83d516",
+        "the Slot parameters kept in order",
+    ),
+    "django.db.models.query.QuerySet.update": (
+        "b5548a4c6dd93e5c4e7ad82a4fcd283c61bb6ee8732336d62ed9c9e894517e1c",
+        "chain(UpdateQuery) + add_update_values, as PreparedUpdate._compile does; it skips the "
+        "order_by inlining and clear_select_clause (the same statement all the same: "
+        "test_the_prepared_update_is_querysets_update_returning)",
+    ),
+    "django.db.models.sql.subqueries.UpdateQuery.add_update_values": (
+        "b6dd3a9720052bea365605a7681798b6b8ad007817a665e95870863ac5705e87",
+        "the changed fields given as Slots",
+    ),
+    "django.db.models.sql.subqueries.UpdateQuery.add_update_fields": (
+        "0143cf9933f7d2745093a485805cdfcc0460eac16fc0e75f3f1e5bd3138972cf",
+        "a Slot kept as an expression (resolve_expression) in the SET clause",
+    ),
+    "django.db.models.sql.compiler.SQLUpdateCompiler.as_sql": (
+        "3fd8726c853d7528c97637aca33c4688be012e2a43b6305c06e7c418094be818",
+        "the statement RETURNING is appended to; Slots compiled as expressions",
+    ),
+    "django.db.models.fields.Field.get_db_prep_save": (
+        "b095edabbe2f53fc82a58797cc1bc78d703b7740cef74af06d82768a9fbffcec",
+        "how each written value is prepared per run (goals.prepared._Written)",
+    ),
+}
+
+
+@pytest.mark.parametrize("qualified_name", list(DJANGO_WRITE_PATH_SHA256))
+def test_the_django_write_path_the_prepared_writes_copy_is_unchanged(qualified_name):
+    import hashlib
+    import importlib
+    import inspect
+
+    module_name, class_name, attribute = qualified_name.rsplit(".", 2)
+    source = inspect.getsource(
+        getattr(getattr(importlib.import_module(module_name), class_name), attribute)
+    )
+    expected, relied_on = DJANGO_WRITE_PATH_SHA256[qualified_name]
+    assert hashlib.sha256(source.encode()).hexdigest() == expected, (
+        f"Django's {class_name}.{attribute} changed: goals/prepared.py relies on it ({relied_on}). "
+        "Re-read it against PreparedInsert/PreparedUpdate, then record the new hash."
+    )
+
+
+def test_the_insert_compiler_still_takes_returning_fields_as_an_attribute():
+    """PreparedInsert sets ``compiler.returning_fields`` before ``as_sql()``."""
+    import inspect
+
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    assert SQLInsertCompiler.returning_fields is None
+    assert "self.returning_fields" in inspect.getsource(SQLInsertCompiler.as_sql)
