@@ -94,13 +94,16 @@ class SuspiciousRequestFilter(logging.Filter):
 
 class JSONFormatter(OrjsonFormatter):
     """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
-    ``request_id``, then whatever the record carries in ``extra`` (``http`` on access lines).
-    Encoded by orjson (python-json-logger's own formatter for it): the standard library's
-    encoder took 2.5 % of a single-goal request (docs/PERFORMANCE.md)."""
+    ``request_id``, ``pid`` (the worker process that wrote it: several write to one stdout),
+    then whatever the record carries in ``extra`` (``http`` on access lines). Encoded by orjson
+    (python-json-logger's own formatter for it): the standard library's encoder took 2.5 % of a
+    single-goal request (docs/PERFORMANCE.md)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("fmt", ["levelname", "name", "message", "request_id"])
-        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("fmt", ["levelname", "name", "message", "request_id", "process"])
+        kwargs.setdefault(
+            "rename_fields", {"levelname": "level", "name": "logger", "process": "pid"}
+        )
         kwargs.setdefault("timestamp", "time")
         super().__init__(*args, **kwargs)
 

@@ -1,5 +1,6 @@
-"""Hardening of the server side (issue 12, items 1, 4, 9 and 10), against a real gunicorn with
-the production config and, where the behaviour is Django's own server's, the live server.
+"""Hardening of the server side (issue 12, items 1, 4, 9 and 10), against the production server
+(``python -m delight.serve``: granian, with delight/serve.py's bounds) and, where the behaviour is
+Django's own server's, the live server.
 
 docs/RELIABILITY.md, "Hardening, server", lists what each test guards.
 """
@@ -17,18 +18,21 @@ from rest_framework.test import APIClient
 from delight import throttling
 from goals.models import Goal
 from tests.factories import GoalFactory, UserFactory
-from tests.ops.servers import Gunicorn
+from tests.ops.servers import Server
 from tests.tokens import make_token
 
 GOALS = "/api/v1/goals"
+CLIENT_TIMEOUT = 2  # WEB_CLIENT_TIMEOUT of the module's server, seconds
 
 
 @pytest.fixture(scope="module")
-def gunicorn(django_db_setup, django_db_blocker):
+def server(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        server = Gunicorn(workers=2, env={"GUNICORN_CLIENT_TIMEOUT": "2"})
-    yield server
-    server.close()
+        served = Server(
+            workers=2, env={"WEB_THREADS": "3", "WEB_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)}
+        )
+    yield served
+    served.close()
 
 
 def send_chunked(base_url: str, method: str, path: str, body: bytes, token: str):
@@ -59,12 +63,12 @@ def send_chunked(base_url: str, method: str, path: str, body: bytes, token: str)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunked_patch_is_read_by_gunicorn(gunicorn):
+def test_a_chunked_patch_is_read_by_the_server(server):
     """Before: 200 and nothing changed (Django took the missing length for an empty body)."""
     goal = GoalFactory(user=UserFactory(clerk_user_id="user_chunked"), title="Before")
     body = json.dumps({"title": "After, sent in chunks", "status": "paused"}).encode()
     status, answer = send_chunked(
-        gunicorn.url, "PATCH", f"{GOALS}/{goal.id}", body, make_token("user_chunked")
+        server.url, "PATCH", f"{GOALS}/{goal.id}", body, make_token("user_chunked")
     )
     assert status == 200, answer
     assert answer["title"] == "After, sent in chunks"
@@ -73,22 +77,33 @@ def test_a_chunked_patch_is_read_by_gunicorn(gunicorn):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunked_post_is_read_by_gunicorn(gunicorn):
+def test_a_chunked_post_is_read_by_the_server(server):
     """Before: 422 "This field is required." for the fields it sent."""
     body = json.dumps({"title": "Chunked", "goal_type": "concrete", "value_category": "craft"})
     status, answer = send_chunked(
-        gunicorn.url, "POST", GOALS, body.encode(), make_token("user_chunked_post")
+        server.url, "POST", GOALS, body.encode(), make_token("user_chunked_post")
     )
     assert status == 201, answer
     assert Goal.objects.get(id=answer["id"]).title == "Chunked"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunked_body_over_the_limit_is_413(gunicorn):
+def test_a_body_over_the_limit_is_413_chunked_or_not(server):
     body = json.dumps({"title": "x", "description": "y" * 70_000}).encode()
-    status, answer = send_chunked(gunicorn.url, "POST", GOALS, body, make_token("user_big"))
+    status, answer = send_chunked(server.url, "POST", GOALS, body, make_token("user_big"))
     assert status == 413
     assert set(answer) == {"detail"}
+    with_length = requests.post(
+        f"{server.url}{GOALS}",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {make_token('user_big')}",
+            "Content-Type": "application/json",
+        },
+        timeout=10,
+    )
+    assert with_length.status_code == 413
+    assert with_length.json() == answer
     assert not Goal.objects.exists()
 
 
@@ -131,21 +146,22 @@ def token_of_length(sub: str, length: int) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_valid_token_near_the_cap_reaches_the_app(gunicorn):
-    """Before: gunicorn's HTML 431 for 8,167 to 8,192 bytes (its 8,190-byte field limit)."""
+def test_a_valid_token_near_the_cap_reaches_the_app(server):
+    """Before: gunicorn's HTML 431 for 8,167 to 8,192 bytes (its 8,190-byte field limit). hyper
+    reads heads up to 128 KiB (delight.serve.HEAD_BUFFER_BYTES)."""
     for length in (8167, 8180, 8192):
         token = token_of_length("user_long", length)
         response = requests.get(
-            f"{gunicorn.url}{GOALS}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            f"{server.url}{GOALS}", headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
         assert response.status_code == 200, (length, response.text[:200])
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_token_over_the_cap_is_the_apps_json_401(gunicorn):
-    for length in (8193, 16_000, 30_000):
+def test_a_token_over_the_cap_is_the_apps_json_401(server):
+    for length in (8193, 16_000, 30_000, 100_000):
         response = requests.get(
-            f"{gunicorn.url}{GOALS}",
+            f"{server.url}{GOALS}",
             headers={"Authorization": f"Bearer {'a' * length}"},
             timeout=10,
         )
@@ -154,32 +170,117 @@ def test_a_token_over_the_cap_is_the_apps_json_401(gunicorn):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-# --- item 9: slow clients facing sync workers -----------------------------------------------
+def test_past_the_servers_own_buffer_the_answer_is_short_and_empty(server):
+    """Past what hyper reads (a 128 KiB head, a 64 KiB request target) the server answers
+    itself, before any application code: the status, ``Connection: close`` and no body (never
+    an HTML page). The proxy in front answers these sizes in JSON (deploy/nginx)."""
+    cases = [
+        (f"GET {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 200_000}\r\n\r\n", 431),
+        (f"GET {GOALS}?q={'a' * 70_000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),
+    ]
+    for request, status in cases:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                sock.sendall(request.encode())
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            assert response.status == status
+            assert response.getheader("Connection") == "close"
+            assert response.read() == b""
 
 
-def test_half_sent_requests_do_not_hold_the_workers(gunicorn):
-    """Two half-sent requests, one per worker; before, /healthz waited until gunicorn killed
-    the workers (``timeout``, 30 s). Now each client socket times out (GUNICORN_CLIENT_TIMEOUT,
-    2 s here) and the worker serves the next connection; the workers are not killed."""
+# --- item 9: slow clients -------------------------------------------------------------------
+
+SILENT = {
+    "half-sent headers": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: sent",
+    "nothing at all": b"",
+    "half a body": (
+        f"POST {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        'Content-Length: 100\r\n\r\n{"ti'
+    ).encode(),
+}
+
+
+def test_silent_clients_hold_nothing_for_long(server):
+    """Two clients of each kind go quiet: mid-headers, before their first byte, mid-body.
+    Before (gunicorn's sync workers, issue 12 item 9): two such clients stopped /healthz. Now
+    /healthz answers at once while they hang, and each is disconnected by the server within
+    WEB_CLIENT_TIMEOUT (2 s here) and the watchdog's next look: headers by hyper itself
+    (``http1_header_read_timeout``), the rest by delight.serve.Watchdog, which cuts a silent
+    connection so that the body read holding a request thread ends (408 in the log)."""
     stalled = []
-    for _ in range(2):
-        sock = socket.create_connection(("127.0.0.1", gunicorn.port))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: sent")
-        stalled.append(sock)
-    time.sleep(0.5)  # both workers are now reading a request that never ends
+    for kind, sent in SILENT.items():
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(sent)
+            stalled.append((kind, sock))
+    time.sleep(0.3)  # every body read has begun
     try:
-        response = requests.get(f"{gunicorn.url}/healthz", timeout=20)
-        assert response.status_code == 200
-        for sock in stalled:
-            sock.settimeout(5)
-            assert sock.recv(100) == b""  # dropped, not answered
+        for _ in range(10):
+            started = time.monotonic()
+            assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+            assert time.monotonic() - started < 1
+        deadline = time.monotonic() + CLIENT_TIMEOUT + 3
+        for kind, sock in stalled:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            assert sock.recv(100) == b"", kind  # dropped, not answered
     finally:
-        for sock in stalled:
+        for _, sock in stalled:
             sock.close()
-    output = gunicorn.output()
-    assert "its connection was closed" in output
-    assert "WORKER TIMEOUT" not in output
-    assert "Traceback" not in output
+
+    def posts():
+        return [
+            r["http"]["status"]
+            for r in server.records()
+            if r["logger"] == "delight.request" and r["http"]["route"] == GOALS
+        ]
+
+    deadline = time.monotonic() + 5  # the app writes its line as the read ends
+    while len(posts()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert posts() == [408, 408]
+    records = server.records()
+    assert any("WEB_CLIENT_TIMEOUT" in r["message"] for r in records)
+    assert not [r for r in records if r["level"] == "ERROR"]
+
+
+def test_a_client_trickling_its_body_is_bounded_by_the_request_timeout(
+    django_db_setup, django_db_blocker
+):
+    """A byte every half second is never silent for WEB_CLIENT_TIMEOUT: the request runs on,
+    holding its thread. gunicorn killed such a worker after its ``timeout``; granian cannot
+    stop a Python thread, so delight.serve's watchdog logs the stack of a request older than
+    WEB_TIMEOUT and ends the worker, and granian starts a new one."""
+    with django_db_blocker.unblock():
+        served = Server(env={"WEB_TIMEOUT": "2", "WEB_CLIENT_TIMEOUT": "2"})
+    try:
+        (first,) = served.workers()
+        sock = socket.create_connection(("127.0.0.1", served.port))
+        sock.sendall(
+            f"POST {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n".encode()
+        )
+        deadline = time.monotonic() + 15
+        with contextlib.suppress(OSError):  # the worker that read it is gone
+            while time.monotonic() < deadline:
+                sock.sendall(b"x")
+                time.sleep(0.5)
+        sock.close()
+        assert time.monotonic() < deadline, "the trickle was never cut"
+        while (workers := served.workers()) in ([], [first]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 1
+        assert workers != [first]
+        # With one worker the port has no listener until the new one has loaded Django (each
+        # worker listens on its own: SO_REUSEPORT); production runs two or more.
+        served._wait_until("/healthz")
+        (stuck,) = [
+            r for r in served.records() if r["logger"] == "delight.serve" and r["level"] == "ERROR"
+        ]
+        assert "longer than WEB_TIMEOUT" in stuck["message"]
+        assert "_read_body" in stuck["stack"]  # where it was stuck
+        assert stuck["pid"] == first
+    finally:
+        served.close()
 
 
 # --- item 10: X-Forwarded-For from the right hop only ---------------------------------------
