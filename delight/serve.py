@@ -259,13 +259,13 @@ class Watchdog:
         self.client_timeout_ms = application.client_timeout * 1000
         self.interval = min(1.0, request_timeout / 4, application.client_timeout / 4)
         self.inspect_sockets = sys.platform == "linux"
+        self.stopped = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="delight-watchdog", daemon=True).start()
 
     def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)
+        while not self.stopped.wait(self.interval):
             try:
                 self.check()
             except Exception:  # never let the watchdog die
@@ -374,7 +374,10 @@ def load_application(target: str):
         body_limit=settings.MAX_REQUEST_BODY_BYTES,
         client_timeout=float(config.client_timeout),
     )
-    Watchdog(wrapped, port=config.port, request_timeout=float(config.request_timeout)).start()
+    wrapped.watchdog = Watchdog(
+        wrapped, port=config.port, request_timeout=float(config.request_timeout)
+    )
+    wrapped.watchdog.start()
     return wrapped
 
 
@@ -384,13 +387,15 @@ _config: Config | None = None
 
 
 def metrics_directory() -> tuple[str, bool]:
-    """``PROMETHEUS_MULTIPROC_DIR``, set before anything imports prometheus_client, emptied of
-    an earlier run's samples; a private temporary directory when unset (removed at exit)."""
+    """``PROMETHEUS_MULTIPROC_DIR``, set before anything imports prometheus_client, made when
+    missing and emptied of an earlier run's samples; a private temporary directory when unset
+    (removed at exit)."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     own = not path
     if own:
         path = tempfile.mkdtemp(prefix="delight-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
         file = os.path.join(path, name)
         if name.endswith(".db") and os.path.isfile(file):

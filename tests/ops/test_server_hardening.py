@@ -5,9 +5,11 @@ Django's own server's, the live server.
 docs/RELIABILITY.md, "Hardening, server", lists what each test guards.
 """
 
+import collections
 import contextlib
 import http.client
 import json
+import signal
 import socket
 import time
 
@@ -283,6 +285,98 @@ def test_a_client_trickling_its_body_is_bounded_by_the_request_timeout(
         served.close()
 
 
+# --- graceful shutdown and worker recycling --------------------------------------------------
+
+
+def begin_post(port: int, body: bytes, sent: int) -> socket.socket:
+    """A POST whose body is ``body``, of which the first ``sent`` bytes are sent now."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        f"POST {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:sent]
+    )
+    return sock
+
+
+def test_sigterm_lets_a_request_in_flight_finish_then_exits(django_db_setup, django_db_blocker):
+    """SIGTERM to the main process (what Docker and Kubernetes send): no new connection is
+    taken, the request in flight is answered, then the server exits 0."""
+    with django_db_blocker.unblock():
+        served = Server(env={"WEB_CLIENT_TIMEOUT": "10"})
+    try:
+        body = b'{"title": "in flight"}'
+        sock = begin_post(served.port, body, sent=5)
+        time.sleep(0.5)  # the request is being read by the app
+        served.signal(signal.SIGTERM)
+        time.sleep(1)
+        with pytest.raises(ConnectionRefusedError):  # no listener any more
+            socket.create_connection(("127.0.0.1", served.port), timeout=5).close()
+        assert served.process.poll() is None  # still answering the request in flight
+        sock.sendall(body[5:])
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 401  # answered in full (no token: the app's JSON 401)
+        assert set(json.loads(response.read())) == {"detail"}
+        sock.close()
+        assert served.process.wait(timeout=30) == 0
+        messages = [r["message"] for r in served.records()]
+        assert "Granian shutdown completed, see ya!" in messages
+    finally:
+        served.close()
+
+
+def test_a_worker_that_will_not_stop_is_killed_after_the_graceful_timeout(
+    django_db_setup, django_db_blocker
+):
+    """A request that never ends (here a body that never comes, with a long client timeout)
+    does not hold the shutdown beyond WEB_GRACEFUL_TIMEOUT (2 s here)."""
+    with django_db_blocker.unblock():
+        served = Server(
+            env={"WEB_GRACEFUL_TIMEOUT": "2", "WEB_CLIENT_TIMEOUT": "60", "WEB_TIMEOUT": "120"}
+        )
+    try:
+        sock = begin_post(served.port, b'{"title": "never"}', sent=5)
+        time.sleep(0.5)
+        started = time.monotonic()
+        served.signal(signal.SIGTERM)
+        assert served.process.wait(timeout=30) == 0
+        assert time.monotonic() - started < 2 + 3
+        sock.close()
+        messages = [r["message"] for r in served.records()]
+        assert "Killing worker-1 after it refused to gracefully stop" in messages
+    finally:
+        served.close()
+
+
+def test_workers_over_their_memory_bound_are_replaced_without_a_failed_request(
+    django_db_setup, django_db_blocker
+):
+    """WEB_WORKER_MAX_RSS (1 MiB here: every worker is over it) replaces each worker at the
+    next sample (every 10 s): the new one starts, then the old one stops gracefully. Requests
+    sent all along, a new connection each, are all answered."""
+    with django_db_blocker.unblock():
+        served = Server(workers=2, env={"WEB_WORKER_MAX_RSS": "1"})
+    try:
+        first = set(served.workers())
+        statuses = collections.Counter()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            try:
+                statuses[requests.get(f"{served.url}/healthz", timeout=10).status_code] += 1
+            except requests.ConnectionError as exc:
+                statuses[type(exc.args[0]).__name__] += 1
+            if not first & set(served.workers()) and "RSS over threshold" in served.output():
+                break
+            time.sleep(0.05)
+        assert not first & set(served.workers()), "the workers were not replaced"
+        assert list(statuses) == [200], statuses
+        replaced = [r for r in served.records() if "RSS over threshold" in r["message"]]
+        assert len(replaced) >= 2
+    finally:
+        served.close()
+
+
 # --- item 10: X-Forwarded-For from the right hop only ---------------------------------------
 
 
@@ -333,3 +427,34 @@ def test_a_direct_client_cannot_claim_https(behind_proxy):
     assert direct.json()["links"]["docs"].startswith("http://")
     proxied = APIClient(REMOTE_ADDR="127.0.0.1").get("/", HTTP_X_FORWARDED_PROTO="https")
     assert proxied.json()["links"]["docs"].startswith("https://")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("proxies", "scheme", "statuses"),
+    [("10.9.9.9", "http", [401, 401, 429]), ("127.0.0.1", "https", [401, 401, 401])],
+)
+def test_the_server_leaves_forwarded_headers_to_the_app(proxies, scheme, statuses):
+    """Over the production server: granian passes X-Forwarded-* on untouched and
+    ``REMOTE_ADDR`` is the peer, so the app alone decides. From a peer outside
+    FORWARDED_ALLOW_IPS a claimed HTTPS and a rotating X-Forwarded-For are ignored (one client,
+    limited after 2); from a trusted proxy both are believed (three clients)."""
+    served = Server(
+        env={
+            "DJANGO_BEHIND_PROXY": "1",
+            "FORWARDED_ALLOW_IPS": proxies,
+            "RATE_LIMIT_ANON_PER_MINUTE": "2",
+        }
+    )
+    try:
+        root = requests.get(f"{served.url}/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+        assert root.json()["links"]["docs"].startswith(f"{scheme}://")
+        answered = [
+            requests.get(
+                f"{served.url}{GOALS}", headers={"X-Forwarded-For": f"198.51.100.{n}"}, timeout=10
+            ).status_code
+            for n in range(3)
+        ]
+        assert answered == statuses
+    finally:
+        served.close()
