@@ -285,6 +285,10 @@ class Watchdog:
                 reading.add(address)
         if self.inspect_sockets:
             self.cut_silent_clients(busy, reading)
+        cut = self.application.cut  # forget cuts no body read can still be waiting on
+        for address, when in list(cut.items()):
+            if now - when > self.request_timeout:
+                cut.pop(address, None)
 
     def cut_silent_clients(self, busy: set[str], reading: set[str]) -> list[str]:
         """Shuts down this worker's client connections whose client went silent (noting when,

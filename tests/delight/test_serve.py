@@ -289,8 +289,10 @@ def test_the_watchdog_reads_the_requests_it_watches(application, monkeypatch):
     application.running[1] = [now - 5, {"REMOTE_ADDR": "192.0.2.1"}, now - 3]  # stalled body
     application.running[2] = [now - 1, {"REMOTE_ADDR": "192.0.2.2"}, now - 1]  # body arriving
     application.running[3] = [now - 1, {"REMOTE_ADDR": "192.0.2.3"}, None]  # in the app
+    application.cut.update({"192.0.2.8": now - 31, "192.0.2.9": now - 29})
     watchdog.check()
     assert seen == [({"192.0.2.3"}, {"192.0.2.1"})]
+    assert list(application.cut) == ["192.0.2.9"]  # older cuts forgotten
 
 
 # --- the main process ---------------------------------------------------------------------------
