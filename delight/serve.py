@@ -74,7 +74,8 @@ from dataclasses import dataclass
 logger = logging.getLogger("delight.serve")
 
 TARGET = "delight.wsgi:application"
-# The request head (request line and headers) that hyper reads before the app sees a request.
+# The request head (request line and headers) that hyper reads before the app sees a request
+# (a head that arrives in one piece may pass up to twice this: hyper checks between reads).
 # A Clerk token is at most 8 KiB (accounts.clerk.MAX_TOKEN_BYTES): any header up to this size
 # reaches the app, which answers about it in JSON. The proxy in front allows 4 x 32 KiB header
 # buffers (deploy/nginx/delight.conf.template), the same total.
