@@ -7,8 +7,10 @@ the sockets, and ``WEB_CONCURRENCY`` Python worker processes, each running the a
 the same machine (docs/SCALING.md). The Dockerfile, docker-compose.yml, ``make topology``, the
 soak and the tests all start the service this way; ``make run`` stays Django's runserver.
 
-Every protection the service had under gunicorn is kept; where granian has no setting for one,
-a thin layer here (``Application``) or the app itself provides it:
+Every protection the service had under gunicorn is kept (docs/SCALING.md, "The server", puts
+them side by side); where granian has no setting for one, a thin layer here provides it (the
+``Application`` wrapper and the ``Watchdog`` thread of each worker), or the app itself. The
+wrapper costs a request about half a microsecond, two with a body (measured in-process):
 
 - Slow clients. hyper reads request lines and headers without a Python thread; a client that
   stops mid-headers (or sits idle on a kept-alive connection) is dropped after
@@ -24,6 +26,8 @@ a thin layer here (``Application``) or the app itself provides it:
   for that read with the GIL held, and the whole worker stops.)
 - Chunked bodies: read here like any other (up to one byte over the 64 KiB limit), then handed
   to Django with their length, so the app answers as for a ``Content-Length`` body (413 beyond).
+  (granian 2.8.9 also declares ``wsgi.input_terminated``, which BodySizeLimitMiddleware would
+  honour; reading here is what lets the watchdog know which requests wait for their client.)
 - Answers are handed to granian whole (one piece): a client that does not read its answer holds
   hyper's buffer, never a request thread (granian blocks the thread that iterates a streamed
   answer until the client reads it). The largest answer here is a 1.5 MB static file.
@@ -46,6 +50,9 @@ a thin layer here (``Application``) or the app itself provides it:
   exits; a worker still busy after ``WEB_GRACEFUL_TIMEOUT`` seconds is killed.
 - Logs: the app writes one JSON line per request (delight.requestlog); granian's own lines go
   through the same logging configuration (settings.LOGGING), and granian's access log stays off.
+- One server per port: granian's listeners share their port (``SO_REUSEPORT``), so a second
+  server started on a port already served would quietly take half of its connections; this
+  refuses to start instead.
 
 A variable this reads that makes no sense stops the start with one line, as manage.py does.
 """
