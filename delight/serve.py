@@ -13,15 +13,16 @@ them side by side); where granian has no setting for one, a thin layer here prov
 wrapper costs a request about half a microsecond, two with a body (measured in-process):
 
 - Slow clients. hyper reads request lines and headers without a Python thread; a client that
-  stops mid-headers (or sits idle on a kept-alive connection) is dropped after
-  ``WEB_CLIENT_TIMEOUT`` (granian's ``http1_header_read_timeout``). Nothing in granian bounds
-  the rest: a connection that never sends a byte stays open, and a body is read through a
-  blocking call without a deadline (https://github.com/emmett-framework/granian/issues/728,
-  closed as won't fix), holding a request thread for as long as the client likes. The
-  ``Watchdog`` of each worker looks at its connections through the kernel (``TCP_INFO``) and
-  shuts down those whose client has been silent for ``WEB_CLIENT_TIMEOUT``: never spoke, went
-  quiet mid-body, or stopped taking its answer; the body read then ends, the app answers 408
-  (delight.middleware.BodySizeLimitMiddleware), and the thread moves on. (Reading the body on
+  sends nothing, stops mid-headers or sits idle on a kept-alive connection is dropped after
+  ``WEB_CLIENT_TIMEOUT`` (granian's ``http1_header_read_timeout``; in HTTP/1 mode only: the
+  default "auto" mode waits for a first byte without a deadline, to tell HTTP/2 from HTTP/1).
+  Nothing in granian bounds the rest: a body is read through a blocking call without a
+  deadline (https://github.com/emmett-framework/granian/issues/728, closed as won't fix),
+  holding a request thread for as long as the client likes. The ``Watchdog`` of each worker
+  looks at its connections through the kernel (``TCP_INFO``) and shuts down those whose client
+  has been silent for ``WEB_CLIENT_TIMEOUT`` mid-body or has stopped taking its answer (and,
+  should hyper ever keep one, a connection that never spoke); the body read then ends, the app
+  answers 408 (delight.middleware.BodySizeLimitMiddleware), and the thread moves on. (Reading the body on
   another thread and giving up on it does not work: once the request returns, granian waits
   for that read with the GIL held, and the whole worker stops.)
 - Chunked bodies: read here like any other (up to one byte over the 64 KiB limit), then handed
@@ -249,12 +250,12 @@ class Watchdog:
     and ends the worker when a request is stuck.
 
     - Clients: every connection to the public port is looked at through the kernel (its
-      ``TCP_INFO``). One that has sent nothing at all for ``client_timeout``, or whose client
-      has stopped sending in the middle of a body (a request of that address is reading its
-      body, and nothing came for ``client_timeout``), or stopped taking its answer, is shut
-      down, as gunicorn's socket timeout did. hyper then ends the connection (and the body read
-      returns short). Clients that stop mid-headers, and idle kept-alive connections, hyper
-      drops itself (``http1_header_read_timeout``).
+      ``TCP_INFO``). One whose client has stopped sending in the middle of a body (a request
+      of that address is reading its body, and nothing came for ``client_timeout``), or has
+      stopped taking its answer, is shut down, as gunicorn's socket timeout did; hyper then
+      ends the connection (and the body read returns short). Clients that send nothing, stop
+      mid-headers or sit idle between requests, hyper drops itself (``http1_header_read_timeout``
+      in HTTP/1 mode); one that never spoke is cut here too, should hyper ever keep it.
     - Requests: one running longer than ``request_timeout`` (gunicorn's ``timeout``) cannot be
       interrupted in a Python thread; the watchdog logs its stack and ends the worker, and
       granian starts a new one.

@@ -208,9 +208,10 @@ def test_silent_clients_hold_nothing_for_long(server):
     """Two clients of each kind go quiet: mid-headers, before their first byte, mid-body.
     Before (gunicorn's sync workers, issue 12 item 9): two such clients stopped /healthz. Now
     /healthz answers at once while they hang, and each is disconnected by the server within
-    WEB_CLIENT_TIMEOUT (2 s here) and the watchdog's next look: headers by hyper itself
-    (``http1_header_read_timeout``), the rest by delight.serve.Watchdog, which cuts a silent
-    connection so that the body read holding a request thread ends (408 in the log)."""
+    WEB_CLIENT_TIMEOUT (2 s here) and the watchdog's next look: the first two by hyper itself
+    (``http1_header_read_timeout``, HTTP/1 mode), the bodies by delight.serve.Watchdog, which
+    cuts a silent connection so that the body read holding a request thread ends (408 in the
+    log)."""
     earlier = len(server.records())
     stalled = []
     for kind, sent in SILENT.items():
