@@ -22,9 +22,9 @@ wrapper costs a request about half a microsecond, two with a body (measured in-p
   looks at its connections through the kernel (``TCP_INFO``) and shuts down those whose client
   has been silent for ``WEB_CLIENT_TIMEOUT`` mid-body or has stopped taking its answer (and,
   should hyper ever keep one, a connection that never spoke); the body read then ends, the app
-  answers 408 (delight.middleware.BodySizeLimitMiddleware), and the thread moves on. (Reading the body on
-  another thread and giving up on it does not work: once the request returns, granian waits
-  for that read with the GIL held, and the whole worker stops.)
+  answers 408 (delight.middleware.BodySizeLimitMiddleware), and the thread moves on. (Reading
+  the body on another thread and giving up on it does not work: once the request returns,
+  granian waits for that read with the GIL held, and the whole worker stops.)
 - Chunked bodies: read here like any other (up to one byte over the 64 KiB limit), then handed
   to Django with their length, so the app answers as for a ``Content-Length`` body (413 beyond).
   (granian 2.8.9 also declares ``wsgi.input_terminated``, which BodySizeLimitMiddleware would

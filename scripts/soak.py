@@ -3,9 +3,9 @@
     python scripts/soak.py [--short] [--seconds N] [--clients N]   (make soak, make soak SHORT=1)
 
 Starts its own PostgreSQL (the embedded server, in a temporary directory) and the service the
-production way (python -m delight.serve, DEBUG off, 2 workers), then runs N client threads that each POST
-goals with unique titles for the given time. At 40 % of the run PostgreSQL is stopped for two
-seconds and started again. Afterwards every answer is checked against the database:
+production way (python -m delight.serve, DEBUG off, 2 workers), then runs N client threads that
+each POST goals with unique titles for the given time. At 40 % of the run PostgreSQL is stopped
+for two seconds and started again. Afterwards every answer is checked against the database:
 
 - every goal acknowledged with 201 exists exactly once, with its title and owner (none lost);
 - every title answered with a 4xx does not exist (no write behind a refusal);

@@ -7,8 +7,8 @@ a crash, and checks.
 The same shape as docker-compose.yml, from Debian's packages (nginx, pgbouncer: `make topology`
 installs them when missing), the same files (deploy/nginx/delight.conf.template rendered with
 loopback addresses, deploy/pgbouncer/pgbouncer.ini's pool settings, docker/entrypoint.sh and
-the image's command, python -m delight.serve), PostgreSQL on 127.0.0.1:5432 (trust, user postgres, a database of its own)
-and Redis on 127.0.0.1:6379 (database 13, flushed first).
+the image's command, python -m delight.serve), PostgreSQL on 127.0.0.1:5432 (trust, user
+postgres, a database of its own) and Redis on 127.0.0.1:6379 (database 13, flushed first).
 
 1. Both instances start together through the entry point, so both run `migrate` at once on the
    empty database (one applies, the other waits for the advisory lock).
