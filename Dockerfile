@@ -1,4 +1,4 @@
-# The goals service, served by gunicorn behind nginx (docker-compose.yml).
+# The goals service, served by python -m delight.serve (granian) behind nginx (docker-compose.yml).
 # Build: docker build -t delight-goals .
 #
 # Two stages: "build" installs the hash-locked dependencies and collects the static files;
@@ -25,7 +25,7 @@ RUN pip install --no-cache-dir --no-deps --only-binary :all: --require-hashes -r
     && /opt/venv/bin/python scripts/check_install.py requirements/prod.txt
 
 # The application only (tests/, docs/, scripts/ stay out of the image).
-COPY manage.py gunicorn.conf.py ./
+COPY manage.py ./
 COPY delight delight
 COPY accounts accounts
 COPY goals goals
@@ -61,4 +61,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
 
 ENTRYPOINT ["./docker/entrypoint.sh"]
-CMD ["gunicorn", "delight.wsgi:application", "--config", "gunicorn.conf.py"]
+# The production server with every protective setting (delight/serve.py; README "Deployment"):
+# granian on 0.0.0.0:$PORT, WEB_CONCURRENCY workers of WEB_THREADS threads, metrics on
+# METRICS_PORT. It stops gracefully on SIGTERM within WEB_GRACEFUL_TIMEOUT (20 s): give the
+# container longer than that to stop (compose: stop_grace_period).
+CMD ["python", "-m", "delight.serve"]

@@ -109,9 +109,10 @@ fuzz: install ## a long schemathesis run against the whole API (FUZZ_EXAMPLES, d
 
 # --- Operations (docs/SCALING.md) -----------------------------------------------------------
 # The production topology of docker-compose.yml on loopback, from Debian's packages (installed
-# here when missing; CI runs as root): nginx -> two gunicorn instances -> PgBouncer ->
-# PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379; load, one instance killed, checks.
-topology: install ## nginx + 2 gunicorn + PgBouncer + PostgreSQL + Redis on loopback: load, a crash, checks
+# here when missing; CI runs as root): nginx -> two instances of python -m delight.serve ->
+# PgBouncer -> PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379; load, one instance killed,
+# checks.
+topology: install ## nginx + 2 servers + PgBouncer + PostgreSQL + Redis on loopback: load, a crash, checks
 	@command -v nginx >/dev/null && command -v pgbouncer >/dev/null || \
 		test -x /usr/sbin/nginx -a -x /usr/sbin/pgbouncer || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

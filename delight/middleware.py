@@ -60,27 +60,40 @@ class ForwardedHeadersMiddleware:
 
 class BodySizeLimitMiddleware:
     """413 for a body over ``MAX_REQUEST_BODY_BYTES``, before anything else reads it; a chunked
-    body read here, or refused with 411.
+    body read here, or refused with 411; 408 for a body that did not arrive in time.
 
     Django itself raises ``RequestDataTooBig`` only when the body is first read, deep inside a
     view, and answers 400; the contract says 413, and there is no reason to start the work.
 
     A body sent with ``Transfer-Encoding: chunked`` has no ``Content-Length``, and Django takes a
     missing length for an empty body: a chunked PATCH answered 200 and changed nothing (issue
-    12, item 1). Whether the body can be read at all depends on the server. gunicorn decodes the
-    chunks and says so with ``wsgi.input_terminated`` (the input ends where the body ends: the de
-    facto WSGI extension https://gist.github.com/mitsuhiko/5721547, set by gunicorn since
-    https://github.com/benoitc/gunicorn/issues/1653), so the body is read here, up to the limit,
-    and handed on with its length. Django's runserver (and the test live server) do not decode
-    chunks and give the application an empty stream: 411 Length Required, as the contract
-    allows, never an empty body. Behind nginx (deploy/nginx/delight.conf.template) the question
-    does not arise: it buffers the whole body and sends it on with a Content-Length.
+    12, item 1). Whether the body can be read at all depends on the server. The production
+    server (delight.serve) reads every body itself, chunked or not, and hands it on with its
+    length, so a chunked body arrives here like any other. A server that decodes the chunks and
+    says so with ``wsgi.input_terminated`` (the input ends where the body ends: the de facto
+    WSGI extension https://gist.github.com/mitsuhiko/5721547) has the body read here, up to the
+    limit, and handed on with its length. Django's runserver (and the test live server) do not
+    decode chunks and give the application an empty stream: 411 Length Required, as the
+    contract allows, never an empty body. Behind nginx (deploy/nginx/delight.conf.template) the
+    question does not arise: it buffers the whole body and sends it on with a Content-Length.
+
+    delight.serve reads a body within ``WEB_CLIENT_TIMEOUT``; when the client stops sending
+    before the end it marks the request (``delight.request_body_timeout``), and the answer is
+    408 with ``Connection: close`` (the rest of that body can never be told from the next
+    request), logged and counted like any other.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        waited = request.META.get("delight.request_body_timeout")
+        if waited is not None:
+            return error_response(
+                f"The request body did not arrive within {waited:g} seconds.",
+                408,
+                Connection="close",
+            )
         limit = settings.MAX_REQUEST_BODY_BYTES
         if is_chunked(request.META):
             refused = read_chunked_body(request, limit)

@@ -95,13 +95,16 @@ class SuspiciousRequestFilter(logging.Filter):
 
 class JSONFormatter(OrjsonFormatter):
     """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
-    ``request_id``, then whatever the record carries in ``extra`` (``http`` on access lines).
-    Encoded by orjson (python-json-logger's own formatter for it): the standard library's
-    encoder took 2.5 % of a single-goal request (docs/PERFORMANCE.md)."""
+    ``request_id``, ``pid`` (the worker process that wrote it: several write to one stdout),
+    then whatever the record carries in ``extra`` (``http`` on access lines). Encoded by orjson
+    (python-json-logger's own formatter for it): the standard library's encoder took 2.5 % of a
+    single-goal request (docs/PERFORMANCE.md)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("fmt", ["levelname", "name", "message", "request_id"])
-        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("fmt", ["levelname", "name", "message", "request_id", "process"])
+        kwargs.setdefault(
+            "rename_fields", {"levelname": "level", "name": "logger", "process": "pid"}
+        )
         kwargs.setdefault("timestamp", "time")
         super().__init__(*args, **kwargs)
 
@@ -132,9 +135,10 @@ def log_format() -> str:
 def configure_logging(config: dict) -> None:
     """Django's ``LOGGING_CONFIG``: ``dictConfig``, and records that leave out what no line of
     ours shows (the caller's file, line and function, found by walking the stack; the thread's
-    and the process's names): the logging HOWTO's "Optimization", 1 % of a request."""
+    and the multiprocessing process's names): the logging HOWTO's "Optimization". The process
+    id stays: every JSON line carries it (``pid``)."""
     logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logThreads = logging.logMultiprocessing = False
     logging.config.dictConfig(config)
 
 

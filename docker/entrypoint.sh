@@ -1,6 +1,6 @@
 #!/bin/sh
 # Container entry point: apply migrations (unless DJANGO_MIGRATE_ON_START=0, e.g. when a release
-# job migrates before the rollout), then run the command (gunicorn by default).
+# job migrates before the rollout), then run the command (python -m delight.serve by default).
 #
 # Every replica runs this on start; the migrate command takes a PostgreSQL advisory lock
 # (delight/management/commands/migrate.py), so replicas starting together wait for one another

@@ -5,8 +5,8 @@
 1. Seeds a database with docs/seed-explain.sql: 11,000 users with 100 goals each (one in ten
    archived) and one heavy user (user_10001) at the per-user limit, 10,000: 1.11 M goals. Also an almost empty
    database holding only the typical user's 100 goals, to compare list latency with.
-2. Starts the service the production way: gunicorn with gunicorn.conf.py, 2 sync workers,
-   DEBUG off (the per-user rate limit raised: one synthetic user sends thousands a minute).
+2. Starts the service the production way: python -m delight.serve, 2 workers (WEB_THREADS as
+   configured, 2 by default), DEBUG off (the per-user rate limit raised: one synthetic user sends thousands a minute).
 3. Drives an open-model load: requests are sent on a fixed schedule whether or not earlier ones
    have been answered, and latency is counted from the scheduled time, so a stall shows in p99
    instead of silently lowering the rate (no coordinated omission). Each scenario climbs a
@@ -43,7 +43,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 P99_TARGET_MS = 50.0
 
 
@@ -98,13 +97,14 @@ class Service:
     def __init__(self, env: dict, url: str):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [
-                *(str(BIN / "gunicorn"), "delight.wsgi:application", "-c", "gunicorn.conf.py"),
-                *("--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "sync"),
-                *("--threads", "1", "--log-level", "warning"),
-            ],
+            [sys.executable, "-m", "delight.serve"],
             cwd=ROOT,
-            env={**env, "DATABASE_URL": url},
+            env={
+                **env,
+                "DATABASE_URL": url,
+                "PORT": str(self.port),
+                "WEB_CONCURRENCY": "2",
+            },
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -114,7 +114,7 @@ class Service:
                     return
             except OSError:
                 time.sleep(0.2)
-        raise SystemExit("gunicorn did not start")
+        raise SystemExit("the server did not start")
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(

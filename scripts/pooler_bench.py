@@ -2,8 +2,8 @@
 
     python scripts/pooler_bench.py [--pgbouncer CMD] [--rounds N] [--seconds S]
 
-The service (gunicorn, 2 sync workers, gunicorn.conf.py) runs in several configurations at
-once, each on its own port, against one database on 127.0.0.1:5432 (a fresh one, dropped at the
+The service (python -m delight.serve, 2 workers, as scripts/topology.py starts it) runs in
+several configurations at once, each on its own port, against one database on 127.0.0.1:5432 (a fresh one, dropped at the
 end): PostgreSQL directly with prepared statements on and off, and through PgBouncer in
 transaction mode (deploy/pgbouncer/pgbouncer.ini's pool settings) with them off, and, when the
 PgBouncer is 1.21 or newer (``max_prepared_statements``), on. wrk (2 threads, 16 connections)

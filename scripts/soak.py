@@ -2,10 +2,10 @@
 
     python scripts/soak.py [--short] [--seconds N] [--clients N]   (make soak, make soak SHORT=1)
 
-Starts its own PostgreSQL (the embedded server, in a temporary directory) and the service under
-gunicorn the production way (DEBUG off, 2 workers), then runs N client threads that each POST
-goals with unique titles for the given time. At 40 % of the run PostgreSQL is stopped for two
-seconds and started again. Afterwards every answer is checked against the database:
+Starts its own PostgreSQL (the embedded server, in a temporary directory) and the service the
+production way (python -m delight.serve, DEBUG off, 2 workers), then runs N client threads that
+each POST goals with unique titles for the given time. At 40 % of the run PostgreSQL is stopped
+for two seconds and started again. Afterwards every answer is checked against the database:
 
 - every goal acknowledged with 201 exists exactly once, with its title and owner (none lost);
 - every title answered with a 4xx does not exist (no write behind a refusal);
@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -88,12 +87,9 @@ def main() -> int:
     )
     port = free_port()
     server = subprocess.Popen(
-        [
-            *(str(BIN / "gunicorn"), "delight.wsgi:application", "-c", "gunicorn.conf.py"),
-            *("--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"),
-        ],
+        [sys.executable, "-m", "delight.serve"],
         cwd=ROOT,
-        env=env,
+        env={**env, "PORT": str(port), "WEB_CONCURRENCY": "2"},
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -111,7 +107,7 @@ def wait_until_ready(base: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit("gunicorn exited before it served")
+            raise SystemExit("the server exited before it served")
         try:
             if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                 return

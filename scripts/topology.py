@@ -1,13 +1,14 @@
-"""The production topology on loopback, without Docker: nginx -> two gunicorn instances ->
-PgBouncer -> PostgreSQL, with Redis for the shared rate limits; load, a crash, and checks.
+"""The production topology on loopback, without Docker: nginx -> two instances of the service
+(python -m delight.serve) -> PgBouncer -> PostgreSQL, with Redis for the shared rate limits; load,
+a crash, and checks.
 
     python scripts/topology.py [--seconds N] [--clients N]        (make topology; CI runs it)
 
 The same shape as docker-compose.yml, from Debian's packages (nginx, pgbouncer: `make topology`
 installs them when missing), the same files (deploy/nginx/delight.conf.template rendered with
 loopback addresses, deploy/pgbouncer/pgbouncer.ini's pool settings, docker/entrypoint.sh and
-gunicorn.conf.py), PostgreSQL on 127.0.0.1:5432 (trust, user postgres, a database of its own)
-and Redis on 127.0.0.1:6379 (database 13, flushed first).
+the image's command, python -m delight.serve), PostgreSQL on 127.0.0.1:5432 (trust, user
+postgres, a database of its own) and Redis on 127.0.0.1:6379 (database 13, flushed first).
 
 1. Both instances start together through the entry point, so both run `migrate` at once on the
    empty database (one applies, the other waits for the advisory lock).
@@ -182,13 +183,10 @@ class Topology:
         metrics_dir = self.workdir / f"{name}-metrics"  # removed with the workdir, crash or not
         metrics_dir.mkdir()
         env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        # The container's entry point and command (Dockerfile), on its own port.
         self.start(
             name,
-            [
-                str(ROOT / "docker/entrypoint.sh"),
-                *(str(BIN / "gunicorn"), "delight.wsgi:application", "-c", "gunicorn.conf.py"),
-                *("--bind", f"127.0.0.1:{port}"),
-            ],
+            [str(ROOT / "docker/entrypoint.sh"), str(BIN / "python"), "-m", "delight.serve"],
             {**env, "PORT": str(port)},
         )
         return port
@@ -309,8 +307,8 @@ def check_edges(base: str, topology: Topology, checks: Checks) -> None:
         too_long.status_code == 401 and too_long.headers["Content-Type"] == "application/json",
         f"a 20 KB token is the app's JSON 401 through nginx ({too_long.status_code})",
     )
-    # Past gunicorn's request line (8,190 bytes) but within nginx's buffers (32 KiB): nginx's
-    # JSON 414, never gunicorn's HTML page. (Past 32 KiB nginx's own 414, while reading.)
+    # Over 8,000 bytes but within nginx's buffers (32 KiB): nginx's JSON 414, never passed on.
+    # (Past 32 KiB nginx's own 414, while reading.)
     uri = requests.get(f"{base}/api/v1/goals?q={'a' * 9_000}", headers=headers, timeout=10)
     checks.expect(
         uri.status_code == 414 and uri.headers["Content-Type"] == "application/json",
@@ -524,7 +522,7 @@ def main() -> int:
         nginx_port = topology.start_nginx([port_a, port_b])
         base = f"http://127.0.0.1:{nginx_port}"
         print(
-            f"topology: nginx 127.0.0.1:{nginx_port} -> gunicorn 127.0.0.1:{port_a} (A), 127.0.0.1:{port_b} (B), 2 workers each"
+            f"topology: nginx 127.0.0.1:{nginx_port} -> delight.serve 127.0.0.1:{port_a} (A), 127.0.0.1:{port_b} (B), 2 workers each"
         )
 
         check_edges(base, topology, checks)

@@ -91,7 +91,6 @@ def test_every_configuration_variable_in_the_readme_is_read_by_the_code():
             for pattern in ("delight/**/*.py", "accounts/**/*.py", "goals/**/*.py")
             for path in ROOT.glob(pattern)
         )
-        + (ROOT / "gunicorn.conf.py").read_text()
         + (ROOT / "Makefile").read_text()
         + (ROOT / "docker-compose.yml").read_text()
     )

@@ -1,92 +1,41 @@
 """An erased user is refused by every worker process, not only by the one that erased them
-(issue #14): a real gunicorn with three sync workers, each of which has the user in its cache
-before the ``user.deleted`` webhook reaches one of them.
+(issue #14): the production server (python -m delight.serve, tests/ops/servers.py) with three
+worker processes, each of which has the user in its cache before the ``user.deleted`` webhook
+reaches one of them.
 
-Which worker answered each request is written by a ``post_request`` hook of a test-only gunicorn
-config (the project's own config, plus that hook), so the test knows that every worker served
-the user before the erasure and refused them after it. Both ways processes share the notice
-are run: files on the host (no REDIS_URL) and Redis.
+Which worker answered each request is the ``pid`` of its JSON access line, so the test knows
+that every worker served the user before the erasure and refused them after it. Both ways
+processes share the notice are run: files on the host (no REDIS_URL) and Redis.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
 
 from tests import clerk_events
-from tests.delight.test_entrypoint import database_url, free_port
 from tests.delight.test_throttling import redis_available
 from tests.factories import GoalFactory, UserFactory
+from tests.ops.servers import Server
 from tests.tokens import make_token
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 3
 GOALS = "/api/v1/goals"
 
-HOOK = """
-exec(open({config!r}).read())
+
+def answers(server: Server) -> list[tuple[str, str, str]]:
+    """(worker pid, route, status) of every request the server has answered, in order."""
+    return [
+        (str(r["pid"]), r["http"]["route"], str(r["http"]["status"]))
+        for r in server.records()
+        if r["logger"] == "delight.request"
+    ]
 
 
-def post_request(worker, req, environ, resp):
-    with open({log!r}, "a") as log:
-        log.write(f"{{worker.pid}} {{req.path}} {{resp.status.split()[0]}}\\n")
-"""
-
-
-class Gunicorn:
-    def __init__(self, tmp_path: Path, env: dict):
-        self.port = free_port()
-        self.log = tmp_path / "requests.log"
-        self.log.touch()
-        config = tmp_path / "gunicorn_test.conf.py"
-        config.write_text(HOOK.format(config=str(ROOT / "gunicorn.conf.py"), log=str(self.log)))
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "delight.wsgi:application",
-                "--config",
-                str(config),
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(WORKERS)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.url}/healthz", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):  # workers still booting
-                assert self.process.poll() is None, self.process.stdout.read()
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
-
-    def answers(self) -> list[tuple[str, str, str]]:
-        return [tuple(line.split()) for line in self.log.read_text().splitlines()]
-
-    def stop(self) -> str:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            output, _ = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:  # never leave workers behind on a loaded machine
-            os.killpg(self.process.pid, signal.SIGKILL)
-            output, _ = self.process.communicate(timeout=30)
-        return output
-
-
-def until_every_worker_answered(server: Gunicorn, token: str, *, since: int) -> dict[str, set]:
+def until_every_worker_answered(server: Server, token: str, *, since: int) -> dict[str, set]:
     """Send the token from six threads until each worker has answered it (300 requests at most);
     the statuses each worker gave, counting only log lines after ``since``."""
 
@@ -102,7 +51,7 @@ def until_every_worker_answered(server: Gunicorn, token: str, *, since: int) -> 
         for thread in threads:
             thread.join()
         by_worker: dict[str, set] = {}
-        for pid, path, status in server.answers()[since:]:
+        for pid, path, status in answers(server)[since:]:
             if path == GOALS:
                 by_worker.setdefault(pid, set()).add(status)
         if len(by_worker) == WORKERS:
@@ -117,9 +66,6 @@ def test_every_worker_refuses_an_erased_user(tmp_path, shared_by):
         pytest.skip("no Redis on 127.0.0.1:6379")
     secret = clerk_events.new_secret()
     env = {
-        # delight.settings, not the suite's (which would make a new key pair in each process).
-        "DJANGO_SETTINGS_MODULE": "delight.settings",
-        "DATABASE_URL": database_url(),
         "CLERK_WEBHOOK_SIGNING_SECRET": secret,
         "RATE_LIMIT_ANON_PER_MINUTE": "100000",
     }
@@ -131,7 +77,7 @@ def test_every_worker_refuses_an_erased_user(tmp_path, shared_by):
     person = UserFactory(clerk_user_id=clerk_id)
     GoalFactory.create_batch(3, user=person)
     token = make_token(clerk_id, exp=int(time.time()) + 600)
-    server = Gunicorn(tmp_path, env)
+    server = Server(workers=WORKERS, env=env)
     try:
         before = until_every_worker_answered(server, token, since=0)
         assert all(statuses == {"200"} for statuses in before.values()), before
@@ -147,7 +93,7 @@ def test_every_worker_refuses_an_erased_user(tmp_path, shared_by):
             timeout=30,
         )
         assert delivered.json() == {"status": "processed"}, delivered.text
-        erased_at = len(server.answers())
+        erased_at = len(answers(server))
         after = until_every_worker_answered(server, token, since=erased_at)
         assert after == {pid: {"401"} for pid in after}, after
         refused = requests.get(
@@ -155,5 +101,6 @@ def test_every_worker_refuses_an_erased_user(tmp_path, shared_by):
         )
         assert refused.json() == {"detail": "This account has been deleted."}
     finally:
-        output = server.stop()
+        output = server.output()
+        server.close()
     assert not get_user_model().objects.filter(clerk_user_id=clerk_id).exists(), output

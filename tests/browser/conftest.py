@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium (``/usr/bin/chromium``, installed by ``make chromium``) driven
-by Playwright for Python, against the service as deployed: gunicorn with DEBUG off, on the test
-database, static files from whitenoise.
+by Playwright for Python, against the service as deployed: python -m delight.serve with DEBUG
+off, on the test database, static files from whitenoise.
 
 Every page a test opens is watched: each request it makes is recorded and must stay on the test
 server (nothing fetched from another host), and nothing may be logged as a console error or
@@ -9,17 +9,13 @@ thrown as a page error. Screenshots go to test-artifacts/browser/ (git-ignored);
 """
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
-from django.db import connection, connections
+from django.db import connections
+
+from tests.ops.servers import Server as Served
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -54,24 +50,6 @@ def chromium_executable() -> str:
     return require_chromium(CHROMIUM)
 
 
-def _test_database_url() -> str:
-    """The database pytest-django made for this run, as a URL for the server's DATABASE_URL."""
-    params = connection.settings_dict
-    user = params["USER"] or "postgres"
-    if str(params["HOST"]).startswith("/"):  # the embedded PostgreSQL's socket directory
-        return f"postgresql://{user}@/{params['NAME']}?host={params['HOST']}"
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    return (
-        f"postgresql://{user}{password}@{params['HOST']}:{params['PORT'] or 5432}/{params['NAME']}"
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Server:
     def __init__(self, url: str, log: Path):
         self.url = url
@@ -90,49 +68,17 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(django_db_setup, django_db_blocker):
-    """gunicorn serving the app with production settings (DEBUG off) on the test database."""
+    """The production server (python -m delight.serve, tests/ops/servers.py) with production
+    settings (DEBUG off) on the test database."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "server.log"
     with django_db_blocker.unblock():
-        database_url = _test_database_url()
-    port = _free_port()
-    log = ARTIFACTS / "gunicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "delight.settings",
-        "DATABASE_URL": database_url,
-        "DJANGO_DEBUG": "0",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_ACCESS_LOG": "-",
-    }
-    command = [
-        *(sys.executable, "-m", "gunicorn", "delight.wsgi:application"),
-        *("--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"),
-        # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl):
-        # two servers on one machine would take it from each other.
-        "--no-control-socket",
-    ]
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
         try:
-            if requests.get(f"{url}/readyz", timeout=10).status_code == 200:
-                break
-        except requests.RequestException:
-            pass  # not listening yet, or the workers are still importing Django
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"gunicorn did not start:\n{log.read_text()}", pytrace=False)
-        time.sleep(0.2)
-    yield Server(url, log)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+            served = Served(workers=2, env={"DJANGO_DEBUG": "0"}, log=log, ready="/readyz")
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    yield Server(served.url, log)
+    served.stop()
 
 
 class Watch:

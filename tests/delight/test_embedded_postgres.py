@@ -17,6 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.delight.test_entrypoint import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 REFUSAL = (
@@ -93,17 +95,17 @@ def test_importing_settings_or_wsgi_starts_no_database(project, module):
     assert _servers_of(project) == []
 
 
-def test_gunicorn_without_a_database_url_refuses_in_one_line(project):
+def test_the_production_server_without_a_database_url_refuses_in_one_line(project):
     """A production server never starts a database: it says what is missing and stops."""
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     result = _run(
         project,
-        [str(gunicorn), "delight.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"],
+        [sys.executable, "-m", "delight.serve"],
         DJANGO_SECRET_KEY="s" * 50,
         CLERK_JWT_KEY=os.environ["CLERK_JWT_KEY"],
+        PORT=str(free_port()),
     )
     assert result.returncode != 0
-    assert REFUSAL in result.stderr.splitlines()
+    assert f"delight.serve: {REFUSAL}" in result.stderr.splitlines()
     assert not (project / ".data" / "postgres").exists()
     assert _servers_of(project) == []
 

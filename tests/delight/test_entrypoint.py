@@ -1,5 +1,6 @@
-"""The container's entry point, run outside Docker (no Docker engine on the CI machines): it
-migrates, then execs gunicorn with the production config, which serves /healthz and /readyz."""
+"""The container's entry point and command, run outside Docker (no Docker engine on the CI
+machines): it migrates, then execs the production server (python -m delight.serve), which serves
+/healthz, /readyz, the docs and their static files."""
 
 import os
 import signal
@@ -31,7 +32,7 @@ def database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_entrypoint_migrates_and_serves_with_gunicorn():
+def test_entrypoint_migrates_and_serves_with_the_production_server():
     port = free_port()
     bin_dir = Path(sys.executable).parent
     env = {
@@ -41,14 +42,10 @@ def test_entrypoint_migrates_and_serves_with_gunicorn():
         "WEB_CONCURRENCY": "1",
         "PORT": str(port),
     }
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["python", "-m", "delight.serve"]' in dockerfile  # the command run below
     process = subprocess.Popen(
-        [
-            str(ROOT / "docker" / "entrypoint.sh"),
-            "gunicorn",
-            "delight.wsgi:application",
-            "--config",
-            "gunicorn.conf.py",
-        ],
+        [str(ROOT / "docker" / "entrypoint.sh"), "python", "-m", "delight.serve"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -64,7 +61,7 @@ def test_entrypoint_migrates_and_serves_with_gunicorn():
                 break
             except requests.ConnectionError:  # not listening yet (a slow answer fails the test)
                 assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "gunicorn did not start"
+                assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
         assert health.status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json() == {

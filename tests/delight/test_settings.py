@@ -77,15 +77,12 @@ def test_manage_py_on_a_developers_machine_needs_no_setup():
     assert "No changes detected" in result.stdout
 
 
-def test_gunicorn_refuses_to_start_without_the_secrets():
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    result = run(
-        [str(gunicorn), "delight.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"],
-        timeout=120,
-        DJANGO_SECRET_KEY="s" * 50,
-    )
-    assert result.returncode != 0
-    assert "No Clerk key" in result.stderr
+def test_the_production_server_refuses_to_start_without_the_secrets():
+    """python -m delight.serve loads the settings before it starts a worker: one line."""
+    result = run([sys.executable, "-m", "delight.serve"], timeout=120, DJANGO_SECRET_KEY="s" * 50)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("delight.serve: No Clerk key")
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,15 @@ import yaml
 from tests.ops.servers import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-# What the code reads from the environment: delight.env's helpers and gunicorn.conf.py's _env.
-_READ = re.compile(
-    r"""\b(?:env_(?:str|bool|int|list)|_env|os\.environ\.get)\(\s*["']([A-Z_]+)["']"""
-)
+# What the code reads from the environment: delight.env's helpers (delight/serve.py's server
+# settings included) and the odd os.environ.get (a WSGI environ's keys are no settings).
+_READ = re.compile(r"""\b(?:env_(?:str|bool|int|list)|os\.environ\.get)\(\s*["']([A-Z_]+)["']""")
 # Set by the processes themselves, or by the test suite only.
 NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_TEST_DATABASE_NAME", "PORT"}
 
 
 def settings_the_code_reads() -> set[str]:
-    sources = [ROOT / "gunicorn.conf.py"]
+    sources = []
     for package in ("delight", "accounts", "goals"):
         sources += (ROOT / package).rglob("*.py")
     names = {name for path in sources for name in _READ.findall(path.read_text())}
@@ -26,9 +25,15 @@ def settings_the_code_reads() -> set[str]:
 
 def test_the_scan_finds_the_settings():
     names = settings_the_code_reads()
-    assert {"DJANGO_SECRET_KEY", "CLERK_JWT_KEY", "RATE_LIMIT_USER_PER_MINUTE", "METRICS_ADDR"} <= (
-        names
-    )
+    assert {
+        "DJANGO_SECRET_KEY",
+        "CLERK_JWT_KEY",
+        "RATE_LIMIT_USER_PER_MINUTE",
+        "METRICS_ADDR",
+        "WEB_CONCURRENCY",
+        "WEB_THREADS",
+        "WEB_CLIENT_TIMEOUT",
+    } <= names
 
 
 def test_every_setting_reaches_the_replicas():
@@ -59,3 +64,12 @@ def test_the_example_env_holds_no_working_secret():
     environment = COMPOSE["services"]["web"]["environment"]
     assert ":?" in environment["DJANGO_SECRET_KEY"]  # blank stops compose, with the reason
     assert ":?" in environment["DATABASE_URL"]
+
+
+def test_the_replicas_run_the_production_server_and_may_stop_gracefully():
+    """The image's command is python -m delight.serve (Dockerfile); compose names none of the
+    previous server's settings (delight.serve refuses to start while one is set), and gives a
+    replica longer to stop than the server's graceful timeout (20 s)."""
+    environment = COMPOSE["services"]["web"]["environment"]
+    assert not [name for name in environment if name.startswith("GUNICORN_")]
+    assert COMPOSE["services"]["web"]["stop_grace_period"] == "30s"

@@ -1,12 +1,15 @@
-"""Hardening of the server side (issue 12, items 1, 4, 9 and 10), against a real gunicorn with
-the production config and, where the behaviour is Django's own server's, the live server.
+"""Hardening of the server side (issue 12, items 1, 4, 9 and 10), against the production server
+(``python -m delight.serve``: granian, with delight/serve.py's bounds) and, where the behaviour is
+Django's own server's, the live server.
 
 docs/RELIABILITY.md, "Hardening, server", lists what each test guards.
 """
 
+import collections
 import contextlib
 import http.client
 import json
+import signal
 import socket
 import time
 
@@ -17,18 +20,21 @@ from rest_framework.test import APIClient
 from delight import throttling
 from goals.models import Goal
 from tests.factories import GoalFactory, UserFactory
-from tests.ops.servers import Gunicorn
+from tests.ops.servers import Server
 from tests.tokens import make_token
 
 GOALS = "/api/v1/goals"
+CLIENT_TIMEOUT = 2  # WEB_CLIENT_TIMEOUT of the module's server, seconds
 
 
 @pytest.fixture(scope="module")
-def gunicorn(django_db_setup, django_db_blocker):
+def server(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        server = Gunicorn(workers=2, env={"GUNICORN_CLIENT_TIMEOUT": "2"})
-    yield server
-    server.close()
+        served = Server(
+            workers=2, env={"WEB_THREADS": "3", "WEB_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)}
+        )
+    yield served
+    served.close()
 
 
 def send_chunked(base_url: str, method: str, path: str, body: bytes, token: str):
@@ -59,12 +65,12 @@ def send_chunked(base_url: str, method: str, path: str, body: bytes, token: str)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunked_patch_is_read_by_gunicorn(gunicorn):
+def test_a_chunked_patch_is_read_by_the_server(server):
     """Before: 200 and nothing changed (Django took the missing length for an empty body)."""
     goal = GoalFactory(user=UserFactory(clerk_user_id="user_chunked"), title="Before")
     body = json.dumps({"title": "After, sent in chunks", "status": "paused"}).encode()
     status, answer = send_chunked(
-        gunicorn.url, "PATCH", f"{GOALS}/{goal.id}", body, make_token("user_chunked")
+        server.url, "PATCH", f"{GOALS}/{goal.id}", body, make_token("user_chunked")
     )
     assert status == 200, answer
     assert answer["title"] == "After, sent in chunks"
@@ -73,22 +79,33 @@ def test_a_chunked_patch_is_read_by_gunicorn(gunicorn):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunked_post_is_read_by_gunicorn(gunicorn):
+def test_a_chunked_post_is_read_by_the_server(server):
     """Before: 422 "This field is required." for the fields it sent."""
     body = json.dumps({"title": "Chunked", "goal_type": "concrete", "value_category": "craft"})
     status, answer = send_chunked(
-        gunicorn.url, "POST", GOALS, body.encode(), make_token("user_chunked_post")
+        server.url, "POST", GOALS, body.encode(), make_token("user_chunked_post")
     )
     assert status == 201, answer
     assert Goal.objects.get(id=answer["id"]).title == "Chunked"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunked_body_over_the_limit_is_413(gunicorn):
+def test_a_body_over_the_limit_is_413_chunked_or_not(server):
     body = json.dumps({"title": "x", "description": "y" * 70_000}).encode()
-    status, answer = send_chunked(gunicorn.url, "POST", GOALS, body, make_token("user_big"))
+    status, answer = send_chunked(server.url, "POST", GOALS, body, make_token("user_big"))
     assert status == 413
     assert set(answer) == {"detail"}
+    with_length = requests.post(
+        f"{server.url}{GOALS}",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {make_token('user_big')}",
+            "Content-Type": "application/json",
+        },
+        timeout=10,
+    )
+    assert with_length.status_code == 413
+    assert with_length.json() == answer
     assert not Goal.objects.exists()
 
 
@@ -131,21 +148,22 @@ def token_of_length(sub: str, length: int) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_valid_token_near_the_cap_reaches_the_app(gunicorn):
-    """Before: gunicorn's HTML 431 for 8,167 to 8,192 bytes (its 8,190-byte field limit)."""
+def test_a_valid_token_near_the_cap_reaches_the_app(server):
+    """Before: gunicorn's HTML 431 for 8,167 to 8,192 bytes (its 8,190-byte field limit). hyper
+    reads heads up to 128 KiB (delight.serve.HEAD_BUFFER_BYTES)."""
     for length in (8167, 8180, 8192):
         token = token_of_length("user_long", length)
         response = requests.get(
-            f"{gunicorn.url}{GOALS}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            f"{server.url}{GOALS}", headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
         assert response.status_code == 200, (length, response.text[:200])
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_token_over_the_cap_is_the_apps_json_401(gunicorn):
-    for length in (8193, 16_000, 30_000):
+def test_a_token_over_the_cap_is_the_apps_json_401(server):
+    for length in (8193, 16_000, 30_000, 100_000):
         response = requests.get(
-            f"{gunicorn.url}{GOALS}",
+            f"{server.url}{GOALS}",
             headers={"Authorization": f"Bearer {'a' * length}"},
             timeout=10,
         )
@@ -154,32 +172,212 @@ def test_a_token_over_the_cap_is_the_apps_json_401(gunicorn):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-# --- item 9: slow clients facing sync workers -----------------------------------------------
+def test_past_the_servers_own_buffer_the_answer_is_short_and_empty(server):
+    """Past what hyper reads (a head of 128 KiB, or up to twice that when it arrives at once; a
+    64 KiB request target) the server answers itself, before any application code: the status,
+    ``Connection: close`` and no body (never an HTML page). The proxy in front answers these
+    sizes in JSON (deploy/nginx)."""
+    cases = [
+        (f"GET {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 600_000}\r\n\r\n", 431),
+        (f"GET {GOALS}?q={'a' * 70_000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),
+    ]
+    for request, status in cases:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                sock.sendall(request.encode())
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            assert response.status == status
+            assert response.getheader("Connection") == "close"
+            assert response.read() == b""
 
 
-def test_half_sent_requests_do_not_hold_the_workers(gunicorn):
-    """Two half-sent requests, one per worker; before, /healthz waited until gunicorn killed
-    the workers (``timeout``, 30 s). Now each client socket times out (GUNICORN_CLIENT_TIMEOUT,
-    2 s here) and the worker serves the next connection; the workers are not killed."""
+# --- item 9: slow clients -------------------------------------------------------------------
+
+SILENT = {
+    "half-sent headers": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: sent",
+    "nothing at all": b"",
+    "half a body": (
+        f"POST {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        'Content-Length: 100\r\n\r\n{"ti'
+    ).encode(),
+}
+
+
+def test_silent_clients_hold_nothing_for_long(server):
+    """Two clients of each kind go quiet: mid-headers, before their first byte, mid-body.
+    Before (gunicorn's sync workers, issue 12 item 9): two such clients stopped /healthz. Now
+    /healthz answers at once while they hang, and each is disconnected by the server within
+    WEB_CLIENT_TIMEOUT (2 s here) and the watchdog's next look: the first two by hyper itself
+    (``http1_header_read_timeout``, HTTP/1 mode), the bodies by delight.serve.Watchdog, which
+    cuts a silent connection so that the body read holding a request thread ends (408 in the
+    log)."""
+    earlier = len(server.records())
     stalled = []
-    for _ in range(2):
-        sock = socket.create_connection(("127.0.0.1", gunicorn.port))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: sent")
-        stalled.append(sock)
-    time.sleep(0.5)  # both workers are now reading a request that never ends
+    for kind, sent in SILENT.items():
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(sent)
+            stalled.append((kind, sock))
+    time.sleep(0.3)  # every body read has begun
     try:
-        response = requests.get(f"{gunicorn.url}/healthz", timeout=20)
-        assert response.status_code == 200
-        for sock in stalled:
-            sock.settimeout(5)
-            assert sock.recv(100) == b""  # dropped, not answered
+        for _ in range(10):
+            started = time.monotonic()
+            assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+            assert time.monotonic() - started < 1
+        deadline = time.monotonic() + CLIENT_TIMEOUT + 3
+        for kind, sock in stalled:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            assert sock.recv(100) == b"", kind  # dropped, not answered
     finally:
-        for sock in stalled:
+        for _, sock in stalled:
             sock.close()
-    output = gunicorn.output()
-    assert "its connection was closed" in output
-    assert "WORKER TIMEOUT" not in output
-    assert "Traceback" not in output
+
+    def posts():
+        return [
+            r["http"]["status"]
+            for r in server.records()[earlier:]
+            if r["logger"] == "delight.request" and r["http"]["route"] == GOALS
+        ]
+
+    deadline = time.monotonic() + 5  # the app writes its line as the read ends
+    while len(posts()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert posts() == [408, 408]
+    records = server.records()[earlier:]
+    assert any("WEB_CLIENT_TIMEOUT" in r["message"] for r in records)
+    assert not [r for r in records if r["level"] == "ERROR"]
+
+
+def test_a_client_trickling_its_body_is_bounded_by_the_request_timeout(
+    django_db_setup, django_db_blocker
+):
+    """A byte every half second is never silent for WEB_CLIENT_TIMEOUT: the request runs on,
+    holding its thread. gunicorn killed such a worker after its ``timeout``; granian cannot
+    stop a Python thread, so delight.serve's watchdog logs the stack of a request older than
+    WEB_TIMEOUT and ends the worker, and granian starts a new one."""
+    with django_db_blocker.unblock():
+        served = Server(env={"WEB_TIMEOUT": "2", "WEB_CLIENT_TIMEOUT": "2"})
+    try:
+        (first,) = served.workers()
+        sock = socket.create_connection(("127.0.0.1", served.port))
+        sock.sendall(
+            f"POST {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n".encode()
+        )
+        deadline = time.monotonic() + 15
+        with contextlib.suppress(OSError):  # the worker that read it is gone
+            while time.monotonic() < deadline:
+                sock.sendall(b"x")
+                time.sleep(0.5)
+        sock.close()
+        assert time.monotonic() < deadline, "the trickle was never cut"
+        while (workers := served.workers()) in ([], [first]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 1
+        assert workers != [first]
+        # With one worker the port has no listener until the new one has loaded Django (each
+        # worker listens on its own: SO_REUSEPORT); production runs two or more.
+        served._wait_until("/healthz")
+        (stuck,) = [
+            r for r in served.records() if r["logger"] == "delight.serve" and r["level"] == "ERROR"
+        ]
+        assert "longer than WEB_TIMEOUT" in stuck["message"]
+        assert "_read_body" in stuck["stack"]  # where it was stuck
+        assert stuck["pid"] == first
+    finally:
+        served.close()
+
+
+# --- graceful shutdown and worker recycling --------------------------------------------------
+
+
+def begin_post(port: int, body: bytes, sent: int) -> socket.socket:
+    """A POST whose body is ``body``, of which the first ``sent`` bytes are sent now."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        f"POST {GOALS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:sent]
+    )
+    return sock
+
+
+def test_sigterm_lets_a_request_in_flight_finish_then_exits(django_db_setup, django_db_blocker):
+    """SIGTERM to the main process (what Docker and Kubernetes send): no new connection is
+    taken, the request in flight is answered, then the server exits 0."""
+    with django_db_blocker.unblock():
+        served = Server(env={"WEB_CLIENT_TIMEOUT": "10"})
+    try:
+        body = b'{"title": "in flight"}'
+        sock = begin_post(served.port, body, sent=5)
+        time.sleep(0.5)  # the request is being read by the app
+        served.signal(signal.SIGTERM)
+        time.sleep(1)
+        with pytest.raises(ConnectionRefusedError):  # no listener any more
+            socket.create_connection(("127.0.0.1", served.port), timeout=5).close()
+        assert served.process.poll() is None  # still answering the request in flight
+        sock.sendall(body[5:])
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 401  # answered in full (no token: the app's JSON 401)
+        assert set(json.loads(response.read())) == {"detail"}
+        sock.close()
+        assert served.process.wait(timeout=30) == 0
+        messages = [r["message"] for r in served.records()]
+        assert "Granian shutdown completed, see ya!" in messages
+    finally:
+        served.close()
+
+
+def test_a_worker_that_will_not_stop_is_killed_after_the_graceful_timeout(
+    django_db_setup, django_db_blocker
+):
+    """A request that never ends (here a body that never comes, with a long client timeout)
+    does not hold the shutdown beyond WEB_GRACEFUL_TIMEOUT (2 s here)."""
+    with django_db_blocker.unblock():
+        served = Server(
+            env={"WEB_GRACEFUL_TIMEOUT": "2", "WEB_CLIENT_TIMEOUT": "60", "WEB_TIMEOUT": "120"}
+        )
+    try:
+        sock = begin_post(served.port, b'{"title": "never"}', sent=5)
+        time.sleep(0.5)
+        started = time.monotonic()
+        served.signal(signal.SIGTERM)
+        assert served.process.wait(timeout=30) == 0
+        assert time.monotonic() - started < 2 + 3
+        sock.close()
+        messages = [r["message"] for r in served.records()]
+        assert "Killing worker-1 after it refused to gracefully stop" in messages
+    finally:
+        served.close()
+
+
+def test_workers_over_their_memory_bound_are_replaced_without_a_failed_request(
+    django_db_setup, django_db_blocker
+):
+    """WEB_WORKER_MAX_RSS (1 MiB here: every worker is over it) replaces each worker at the
+    next sample (every 10 s): the new one starts, then the old one stops gracefully. Requests
+    sent all along, a new connection each, are all answered."""
+    with django_db_blocker.unblock():
+        served = Server(workers=2, env={"WEB_WORKER_MAX_RSS": "1"})
+    try:
+        first = set(served.workers())
+        statuses = collections.Counter()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            try:
+                statuses[requests.get(f"{served.url}/healthz", timeout=10).status_code] += 1
+            except requests.ConnectionError as exc:
+                statuses[type(exc.args[0]).__name__] += 1
+            if not first & set(served.workers()) and "RSS over threshold" in served.output():
+                break
+            time.sleep(0.05)
+        assert not first & set(served.workers()), "the workers were not replaced"
+        assert list(statuses) == [200], statuses
+        replaced = [r for r in served.records() if "RSS over threshold" in r["message"]]
+        assert len(replaced) >= 2
+    finally:
+        served.close()
 
 
 # --- item 10: X-Forwarded-For from the right hop only ---------------------------------------
@@ -232,3 +430,34 @@ def test_a_direct_client_cannot_claim_https(behind_proxy):
     assert direct.json()["links"]["docs"].startswith("http://")
     proxied = APIClient(REMOTE_ADDR="127.0.0.1").get("/", HTTP_X_FORWARDED_PROTO="https")
     assert proxied.json()["links"]["docs"].startswith("https://")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("proxies", "scheme", "statuses"),
+    [("10.9.9.9", "http", [401, 401, 429]), ("127.0.0.1", "https", [401, 401, 401])],
+)
+def test_the_server_leaves_forwarded_headers_to_the_app(proxies, scheme, statuses):
+    """Over the production server: granian passes X-Forwarded-* on untouched and
+    ``REMOTE_ADDR`` is the peer, so the app alone decides. From a peer outside
+    FORWARDED_ALLOW_IPS a claimed HTTPS and a rotating X-Forwarded-For are ignored (one client,
+    limited after 2); from a trusted proxy both are believed (three clients)."""
+    served = Server(
+        env={
+            "DJANGO_BEHIND_PROXY": "1",
+            "FORWARDED_ALLOW_IPS": proxies,
+            "RATE_LIMIT_ANON_PER_MINUTE": "2",
+        }
+    )
+    try:
+        root = requests.get(f"{served.url}/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+        assert root.json()["links"]["docs"].startswith(f"{scheme}://")
+        answered = [
+            requests.get(
+                f"{served.url}{GOALS}", headers={"X-Forwarded-For": f"198.51.100.{n}"}, timeout=10
+            ).status_code
+            for n in range(3)
+        ]
+        assert answered == statuses
+    finally:
+        served.close()
