@@ -15,8 +15,10 @@
 
 The names are Django 6.0's (``SECURE_CSP``, the ``NONCE`` sentinel, ``csp_nonce`` in templates),
 so on that version its own middleware and context processor replace these with no template or
-setting changed. Unlike Django's (and django-csp's), nothing is built on an answer that is not
-a page: the JSON API pays two dictionary look-ups a request (docs/PERFORMANCE.md).
+setting changed. Unlike Django's (and django-csp's), nothing is built for an answer that is not
+a page, and nothing is made per request until a template asks: an API answer costs two look-ups
+and a string test, plus the Cache-Control header itself (docs/RELIABILITY.md, "Hardening,
+pages", has the count).
 """
 
 import secrets
