@@ -148,8 +148,8 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Strict-Transport-Security, sent by Django on HTTPS requests only (behind the proxy: with
-# DJANGO_BEHIND_PROXY=1 and its X-Forwarded-Proto). A year, the usual value once HTTPS is
+# Strict-Transport-Security, sent by Django on HTTPS requests only (behind the proxy: its
+# X-Forwarded-Proto, believed from FORWARDED_ALLOW_IPS). A year, the usual value once HTTPS is
 # settled (and the minimum the preload list accepts); DJANGO_HSTS_SECONDS=3600 while it is not.
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
