@@ -50,6 +50,7 @@ def test_every_page_loads_under_the_policy(browser_page, staff):
     ]:
         policy_of(page.goto(path))
         page.locator(ready).first.wait_for()
+        page.wait_for_load_state("networkidle")  # what its scripts load too, before leaving
     log_in(page, "/admin/login/?next=/admin/")
     for path in [
         "/admin/",
@@ -64,7 +65,7 @@ def test_every_page_loads_under_the_policy(browser_page, staff):
         response = page.goto(path)
         assert response.status == 200, path
         policy_of(response)
-        page.wait_for_load_state("load")
+        page.wait_for_load_state("networkidle")  # the admin's scripts add icons after load
 
 
 def test_the_policy_refuses_an_injected_script_and_framing(browser_page, db):
