@@ -93,7 +93,7 @@ class PageHeadersMiddleware:
         headers = response.headers
         # With DEBUG on, a 404 or 500 may be Django's technical page, whose inline style and
         # script carry no nonce (django/views/templates/technical_*.html); as django-csp does,
-        # it goes without a policy (development only: with DEBUG off they are the API's JSON).
+        # it goes without a policy (development only: with DEBUG off Django shows no such page).
         debug_page = settings.DEBUG and response.status_code in (404, 500)
         if CSP_HEADER not in headers and not debug_page:
             nonce = request.__dict__.get("csp_nonce")
