@@ -4,6 +4,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from accounts.models import ErasedClerkUser, User, WebhookDelivery
+from delight.links import web_url
 
 
 @admin.register(User)
@@ -50,10 +51,17 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="Image")
     def image(self, user: User) -> str:
+        """The image Clerk reports, shown, and its address as a link: only an ``http(s)``
+        address (a ``javascript:`` link would run in the admin's origin when clicked). Anything
+        else, left by a row written before webhooks were checked or by plain SQL, is shown as
+        text (the admin escapes it)."""
         if not user.image_url:
             return "-"
+        url = web_url(user.image_url)
+        if not url:
+            return user.image_url
         return format_html(
-            '<img src="{0}" alt="" width="48" height="48"> <a href="{0}">{0}</a>', user.image_url
+            '<img src="{0}" alt="" width="48" height="48"> <a href="{0}">{0}</a>', url
         )
 
 

@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from accounts import services
 from accounts.clerk import is_clerk_id
 from accounts.models import WebhookDelivery
+from delight.links import web_url
 from delight.parsers import StrictJSONParser
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,13 @@ def profile_from(data: dict, clerk_user_id: str) -> services.ClerkProfile:
         if isinstance(address, dict) and primary is not None and address.get("id") == primary:
             email = _text(address.get("email_address"), User._meta.get_field("email").max_length)
     image_url = _text(data.get("image_url"), User._meta.get_field("image_url").max_length)
+    if image_url and not web_url(image_url):
+        # Clerk's are https (img.clerk.com). Anything else (javascript:, data:) is dropped, as
+        # an address too long is: the model's URLField would refuse it too, and whatever shows
+        # it later should not have to be the one place that checks. The rest of the event is
+        # applied: refusing it would only have Svix retry it for days with the same address.
+        logger.warning("clerk webhook: dropped an image_url that is not an http(s) address")
+        image_url = ""
     return services.ClerkProfile(
         clerk_user_id=clerk_user_id,
         email=email,

@@ -81,7 +81,9 @@ from dataclasses import dataclass
 
 logger = logging.getLogger("delight.serve")
 
-TARGET = "delight.wsgi:application"
+# The application served: the service's; the browser tests serve theirs, which wraps it
+# (tests/browser/wsgi.py), through this variable.
+TARGET = os.environ.get("WEB_APPLICATION", "").strip() or "delight.wsgi:application"
 # The request head (request line and headers) that hyper reads before the app sees a request
 # (a head that arrives in one piece may pass up to twice this: hyper checks between reads).
 # A Clerk token is at most 8 KiB (accounts.clerk.MAX_TOKEN_BYTES): any header up to this size
@@ -379,9 +381,9 @@ def load_application(target: str):
         _exporter[0].socket.close()  # the main process's listening socket, inherited by the fork
     config = _config or Config.from_environ()  # a spawned (not forked) worker reads it again
     from django.conf import settings
+    from django.utils.module_loading import import_string
 
-    from delight.wsgi import application
-
+    application = import_string(target.replace(":", "."))
     wrapped = Application(
         application,
         body_limit=settings.MAX_REQUEST_BODY_BYTES,

@@ -16,6 +16,9 @@ from django.core.exceptions import ImproperlyConfigured
 from accounts.keys import rsa_public_key
 from delight import embedded_postgres, requestlog
 from delight.env import database_from_url, env_bool, env_int, env_list, env_str
+from delight.headers import NONCE
+
+SELF, NONE = "'self'", "'none'"
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"  # local, git-ignored state: embedded database, development keys
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "delight.middleware.ForwardedHeadersMiddleware",
     "delight.middleware.ProbeMiddleware",  # before anything reads the Host header
     "django.middleware.security.SecurityMiddleware",
+    "delight.headers.PageHeadersMiddleware",  # CSP on pages, private caching (Security below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "delight.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "delight.headers.csp_nonce",  # {{ csp_nonce }} for inline script and style
             ],
         },
     },
@@ -143,7 +148,10 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 3600)
+# Strict-Transport-Security, sent by Django on HTTPS requests only (behind the proxy: its
+# X-Forwarded-Proto, believed from FORWARDED_ALLOW_IPS). A year, the usual value once HTTPS is
+# settled (and the minimum the preload list accepts); DJANGO_HSTS_SECONDS=3600 while it is not.
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
 # TLS is terminated in front of the service; a redirect here would break plain-HTTP health checks.
@@ -155,6 +163,46 @@ if not SECURE_HSTS_PRELOAD:
     # Preloading binds the whole registrable domain: its owner's decision (DJANGO_HSTS_PRELOAD=1).
     SILENCED_SYSTEM_CHECKS.append("security.W021")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# Every HTML page's Content-Security-Policy (delight.headers.PageHeadersMiddleware; README "The
+# web surfaces"). Scripts: this origin's files, and inline ones carrying the request's nonce
+# (Swagger UI's and ReDoc's set-up); no 'unsafe-inline', no 'unsafe-eval', nothing from another
+# host. <style> elements need the nonce too (ReDoc's are given it); style attributes are
+# allowed: Django REST framework's templates are full of them, and an attribute can only style
+# its own element (no selectors that could read a CSRF token out of the page).
+SECURE_CSP = {
+    "default-src": [SELF],
+    "script-src": [SELF, NONCE],
+    "style-src": [SELF, NONCE],
+    "style-src-attr": ["'unsafe-inline'"],
+    # data: Swagger UI's icons and ReDoc's stand-in logo; https: a person's image from Clerk
+    # (img.clerk.com) on their page in the admin.
+    "img-src": [SELF, "data:", "https:"],
+    "worker-src": [SELF, "blob:"],  # ReDoc's search runs in a worker made from a blob
+    "object-src": [NONE],
+    "base-uri": [NONE],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],  # as X_FRAME_OPTIONS: no site may frame a page of this one
+}
+# Powerful browser features, none of which any page here uses, refused to every page and to
+# anything it could embed. Only features Chromium knows: an unknown one is a console error.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in [
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+    ]
+}
 
 # Browser clients on other origins (none by default: no CORS headers at all). With none, the
 # middleware is left out: it would only add "Vary: Origin" to answers that do not vary by
@@ -380,7 +428,9 @@ SPECTACULAR_SETTINGS = {
         "Create, list, read, update and archive the long-term goals of the signed-in Clerk user."
         "\n\n## Authentication\n\n"
         "Every request sends `Authorization: Bearer <Clerk session token>`. Here, press "
-        "**Authorize** and paste the token alone (without `Bearer`); it is kept across reloads."
+        "**Authorize** and paste the token alone (without `Bearer`). The page keeps it in memory "
+        "only, never in the browser's storage (where any script of this site could read it): "
+        "after a reload or in a new tab, paste a fresh one."
         "\n\n"
         "- **Production**: the signed-in user's Clerk session token. Your frontend gets it with "
         "`await getToken()` (Clerk's `useAuth()` in React) or "
@@ -404,7 +454,11 @@ SPECTACULAR_SETTINGS = {
     # from drf-spectacular-sidecar, no online validator badge, ReDoc on the system's fonts
     # (delight/templates/delight/redoc.html drops the Google Fonts and the remote logo).
     "SWAGGER_UI_SETTINGS": {
-        "persistAuthorization": True,
+        # Off: Swagger UI would keep the pasted token in localStorage, readable by any script of
+        # this origin (the admin's and the browsable API's pages included) for as long as the
+        # browser keeps it, for a convenience Clerk's one-minute tokens cannot use: after a
+        # reload the kept token has expired anyway (README "The web surfaces").
+        "persistAuthorization": False,
         "deepLinking": True,
         "validatorUrl": None,
     },

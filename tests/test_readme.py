@@ -116,4 +116,4 @@ def test_the_readme_states_the_https_defaults(setting, readme_default):
     # The suite runs with production defaults (DEBUG off, nothing set).
     assert getattr(settings, setting) is readme_default
     row = next(line for line in README.splitlines() if "DJANGO_HSTS_INCLUDE_SUBDOMAINS" in line)
-    assert "3600 with `DEBUG` off / `1` / `0`" in row
+    assert f"{settings.SECURE_HSTS_SECONDS} (a year) with `DEBUG` off / `1` / `0`" in row

@@ -1,6 +1,7 @@
 """Browser tests: Debian's Chromium (``/usr/bin/chromium``, installed by ``make chromium``) driven
 by Playwright for Python, against the service as deployed: python -m delight.serve with DEBUG
-off, on the test database, static files from whitenoise.
+off, on the test database, static files from whitenoise; then every test again with DEBUG on
+(``make run``'s settings), whose pages must be as clean (``[debug-on]``).
 
 Every page a test opens is watched: each request it makes is recorded and must stay on the test
 server (nothing fetched from another host), and nothing may be logged as a console error or
@@ -9,10 +10,14 @@ thrown as a page error. Screenshots go to test-artifacts/browser/ (git-ignored);
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import global_settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connections
 
 from tests.ops.servers import Server as Served
@@ -31,6 +36,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+PASSWORD = "a long staff passphrase"
 
 
 def require_chromium(path: Path) -> str:
@@ -50,11 +56,18 @@ def chromium_executable() -> str:
     return require_chromium(CHROMIUM)
 
 
+# The hosts of servers running with DEBUG on: their screenshots are named apart.
+DEBUG_HOSTS: set[str] = set()
+
+
 class Server:
-    def __init__(self, url: str, log: Path):
+    def __init__(self, url: str, log: Path, *, debug: bool = False):
         self.url = url
         self.log = log
         self.host = urlsplit(url).netloc
+        self.debug = debug
+        if debug:
+            DEBUG_HOSTS.add(self.host)
 
     def is_own(self, address: str) -> bool:
         """Whether a request the page made stays on this server (inline data: and blob: too)."""
@@ -66,18 +79,29 @@ class Server:
         return parts.scheme == "http" and parts.netloc == self.host
 
 
-@pytest.fixture(scope="session")
-def server(django_db_setup, django_db_blocker):
-    """The production server (python -m delight.serve, tests/ops/servers.py) with production
-    settings (DEBUG off) on the test database."""
+@pytest.fixture(scope="session", params=[False, True], ids=["debug-off", "debug-on"])
+def server(request, django_db_setup, django_db_blocker):
+    """The production server (python -m delight.serve, tests/ops/servers.py) on the test
+    database, with production settings (DEBUG off), then with DEBUG on; it serves
+    tests/browser/wsgi.py: the service's application, its row caches forgotten between requests,
+    as the database is flushed under it between tests."""
+    debug = request.param
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "server.log"
+    log = ARTIFACTS / ("server-debug.log" if debug else "server.log")
     with django_db_blocker.unblock():
         try:
-            served = Served(workers=2, env={"DJANGO_DEBUG": "0"}, log=log, ready="/readyz")
+            served = Served(
+                workers=2,
+                env={
+                    "DJANGO_DEBUG": "1" if debug else "0",
+                    "WEB_APPLICATION": "tests.browser.wsgi:application",
+                },
+                log=log,
+                ready="/readyz",
+            )
         except RuntimeError as exc:
             pytest.fail(str(exc), pytrace=False)
-    yield Server(served.url, log)
+    yield Server(served.url, log, debug=debug)
     served.stop()
 
 
@@ -101,13 +125,19 @@ class Watch:
             self.attach_page(page)
 
     def attach_page(self, page) -> None:
-        page.on(
-            "console",
-            lambda message: (
-                self.errors.append(f"console: {message.text}") if message.type == "error" else None
-            ),
-        )
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        # Chromium logs every answer of 400 and above as an error: one the test expects is not.
+        status = re.match(
+            r"Failed to load resource: the server responded with a status of (\d+)", message.text
+        )
+        if status and int(status[1]) in self.expected_statuses:
+            return
+        self.errors.append(f"console: {message.text}")
 
     def _response(self, response) -> None:
         if response.status >= 400 and response.status not in self.expected_statuses:
@@ -158,6 +188,27 @@ def browser_page(chromium_executable, server, tmp_path_factory, request, monkeyp
 
 
 def screenshot(page, name: str) -> Path:
+    """``name``.png, the one ``make screenshots`` copies (``name``-debug.png with DEBUG on)."""
+    if urlsplit(page.url).netloc in DEBUG_HOSTS:
+        name = f"{name}-debug"
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=path)
     return path
+
+
+@pytest.fixture
+def staff(settings):
+    """A staff member with the goal permissions (not a superuser), with a real password hash:
+    the server hashes as production does."""
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    user = get_user_model().objects.create_user("staffer", password=PASSWORD, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__endswith="_goal"))
+    return user
+
+
+def log_in(page, path: str) -> None:
+    page.goto(path)
+    page.fill("#id_username", "staffer")
+    page.fill("#id_password", PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_load_state()

@@ -7,40 +7,18 @@ import json
 import re
 
 import pytest
-from django.conf import global_settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from goals.models import Goal
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.factories import GoalFactory, UserFactory
 from tests.tokens import make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server is another process
 
-PASSWORD = "a long staff passphrase"
 LONG_TITLE = "Learn to play the cello well enough to join a community orchestra by next spring"
 WRITABLE = ["title", "description", "goal_type", "value_category", "target_date", "status"]
-
-
-@pytest.fixture
-def staff(settings):
-    """A staff member with the goal permissions (not a superuser), with a real password hash:
-    the server hashes as production does."""
-    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    user = get_user_model().objects.create_user("staffer", password=PASSWORD, is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__endswith="_goal"))
-    return user
-
-
-def log_in(page, path: str) -> None:
-    page.goto(path)
-    page.fill("#id_username", "staffer")
-    page.fill("#id_password", PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_load_state()
 
 
 def test_staff_work_through_the_admin(browser_page, staff):

@@ -12,7 +12,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 # settings included) and the odd os.environ.get (a WSGI environ's keys are no settings).
 _READ = re.compile(r"""\b(?:env_(?:str|bool|int|list)|os\.environ\.get)\(\s*["']([A-Z_]+)["']""")
 # Set by the processes themselves, or by the test suite only.
-NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_TEST_DATABASE_NAME", "PORT"}
+NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_TEST_DATABASE_NAME", "PORT", "WEB_APPLICATION"}
 
 
 def settings_the_code_reads() -> set[str]:
