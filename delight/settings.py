@@ -15,7 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from accounts.keys import rsa_public_key
 from delight import embedded_postgres, requestlog
-from delight.env import database_from_url, env_bool, env_int, env_list, env_str
+from delight.env import database_from_url, env_bool, env_int, env_list, env_seconds, env_str
+from delight.postgresql.session import libpq_options, milliseconds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"  # local, git-ignored state: embedded database, development keys
@@ -297,6 +298,37 @@ DATABASES["default"].update(
 )
 # A database that does not answer must turn into a quick 503, not a hung worker.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+# Every wait bounded (docs/RELIABILITY.md, "When the database is in trouble"): an API request
+# answers within 10 s whatever the database does. PostgreSQL ends a lock wait after 3 s and a
+# statement after 5 s with an error the API answers 503 (its connection stays good); the
+# service itself ends any request's database calls 8 s after the request started (the server
+# stopped answering: delight.postgresql.deadline); a transaction left idle 10 s is ended by the
+# server. 0 turns one off. migrate lifts all but its own lock_timeout (MIGRATE_LOCK_TIMEOUT).
+DATABASE_LOCK_TIMEOUT = env_seconds("DATABASE_LOCK_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 5)
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env_seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 10)
+DATABASE_CLIENT_TIMEOUT = env_seconds("DATABASE_CLIENT_TIMEOUT", 8)
+# Shorter than a request's, so that a migration waiting for a lock (which queues every request
+# touching the table behind it) gives up before those requests' own lock_timeout: it is tried
+# again, up to MIGRATE_LOCK_ATTEMPTS times (delight/management/commands/migrate.py).
+MIGRATE_LOCK_TIMEOUT = env_seconds("MIGRATE_LOCK_TIMEOUT", 2)
+MIGRATE_LOCK_ATTEMPTS = env_int("MIGRATE_LOCK_ATTEMPTS", 10, minimum=1)
+# The session settings every connection starts with (libpq's "options"; one already given in
+# DATABASE_URL's ?options= is kept, and wins for the settings it names). Add one here.
+DATABASE_SESSION_SETTINGS = {
+    "lock_timeout": milliseconds(DATABASE_LOCK_TIMEOUT),
+    "statement_timeout": milliseconds(DATABASE_STATEMENT_TIMEOUT),
+    "idle_in_transaction_session_timeout": milliseconds(DATABASE_IDLE_IN_TRANSACTION_TIMEOUT),
+}
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", default=False)
+if not DATABASE_TRANSACTION_POOLING:
+    # A transaction-mode pooler cannot keep one client's session settings on the server
+    # connections it shares (PgBouncer refuses or ignores "options"): behind one, its own
+    # connect_query sets them (deploy/pgbouncer/pgbouncer.ini).
+    DATABASES["default"]["OPTIONS"]["options"] = libpq_options(
+        DATABASE_SESSION_SETTINGS, DATABASES["default"]["OPTIONS"].get("options")
+    )
+DATABASES["default"]["OPTIONS"]["client_timeout"] = DATABASE_CLIENT_TIMEOUT or None
 # Parameters sent apart from the SQL, and a query prepared on its fifth run on a connection, so
 # PostgreSQL stops planning it every time (docs/PERFORMANCE.md). Django turns prepared statements
 # off by default for the sake of transaction-mode poolers (PgBouncer before 1.21); behind one of
@@ -307,7 +339,7 @@ if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
 # Behind a transaction-mode pooler (PgBouncer: docker-compose.yml), consecutive transactions may
 # run on different server connections: a server-side cursor (QuerySet.iterator()) would be lost
 # between them (https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors).
-if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+if DATABASE_TRANSACTION_POOLING:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
 
