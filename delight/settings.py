@@ -329,6 +329,12 @@ if not DATABASE_TRANSACTION_POOLING:
         DATABASE_SESSION_SETTINGS, DATABASES["default"]["OPTIONS"].get("options")
     )
 DATABASES["default"]["OPTIONS"]["client_timeout"] = DATABASE_CLIENT_TIMEOUT or None
+# A request's calls share one deadline (delight.postgresql.deadline): from right after the
+# request log's middleware, so that all the request does is inside it.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("delight.requestlog.RequestLogMiddleware") + 1,
+    "delight.postgresql.deadline.RequestDeadline",
+)
 # Parameters sent apart from the SQL, and a query prepared on its fifth run on a connection, so
 # PostgreSQL stops planning it every time (docs/PERFORMANCE.md). Django turns prepared statements
 # off by default for the sake of transaction-mode poolers (PgBouncer before 1.21); behind one of

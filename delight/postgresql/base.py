@@ -31,8 +31,10 @@ for a new connection.
 import datetime as dt
 import logging
 import select
+import warnings
 
 import psycopg
+from django.apps import apps
 from django.db import DatabaseError
 from django.db.backends import utils
 from django.db.backends.base.base import NO_DB_ALIAS
@@ -78,12 +80,21 @@ class _Recovering:
     (``DatabaseWrapper.recover``): at most one more run of a statement."""
 
     def _execute(self, sql, params, *ignored_wrapper_args):
+        # Django's own (django/db/backends/utils.py, CursorWrapper._execute), its statement in a
+        # try: calling it from here would cost every query a frame (2,600 instructions).
+        # tests/delight/test_postgresql_backend.py fails when Django's version changes.
+        if not apps.ready and not apps.stored_app_configs:
+            warnings.warn(self.APPS_NOT_READY_WARNING_MSG, category=RuntimeWarning)  # noqa: B028
+        self.db.validate_no_broken_transaction()
         try:
-            return super()._execute(sql, params, *ignored_wrapper_args)
+            with self.db.wrap_database_errors:
+                if params is None:
+                    return self.cursor.execute(sql)
+                return self.cursor.execute(sql, params)
         except DatabaseError as exc:
             if not self.db.recover(self, exc, sql):
                 raise
-        return super()._execute(sql, params, *ignored_wrapper_args)
+        return utils.CursorWrapper._execute(self, sql, params, *ignored_wrapper_args)
 
     def _executemany(self, sql, param_list, *ignored_wrapper_args):
         try:
