@@ -82,7 +82,7 @@ class _Recovering:
     def _execute(self, sql, params, *ignored_wrapper_args):
         # Django's own (django/db/backends/utils.py, CursorWrapper._execute), its statement in a
         # try: calling it from here would cost every query a frame (2,600 instructions).
-        # tests/delight/test_postgresql_backend.py fails when Django's version changes.
+        # tests/delight/test_database_bounds.py fails when Django's version changes.
         if not apps.ready and not apps.stored_app_configs:
             warnings.warn(self.APPS_NOT_READY_WARNING_MSG, category=RuntimeWarning)  # noqa: B028
         self.db.validate_no_broken_transaction()
@@ -94,7 +94,11 @@ class _Recovering:
         except DatabaseError as exc:
             if not self.db.recover(self, exc, sql):
                 raise
-        return utils.CursorWrapper._execute(self, sql, params, *ignored_wrapper_args)
+        try:  # the one more run, on a new connection
+            return utils.CursorWrapper._execute(self, sql, params, *ignored_wrapper_args)
+        except DatabaseError as exc:
+            self.db.recover(self, exc, None)  # drops a bad connection; never a third run
+            raise
 
     def _executemany(self, sql, param_list, *ignored_wrapper_args):
         try:

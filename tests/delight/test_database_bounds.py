@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import DatabaseError, OperationalError, connection
 from django.test import override_settings
-from psycopg import errors
+from psycopg import errors, sql
 
 from delight import metrics
 from delight.api import _translate
@@ -371,6 +371,29 @@ def test_a_write_refused_by_a_read_only_session_runs_again_on_a_new_connection(a
     (line,) = [r.getMessage() for r in caplog.records if r.name == "delight.database"]
     assert line.startswith("database read_only (SQLSTATE 25006): cannot execute UPDATE")
     assert line.endswith("running the statement again on a new connection")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_refused_again_on_the_new_connection_is_a_503_and_that_connection_goes_too(alice):
+    """The database itself read-only (a standby): the one more run is refused too; nothing runs
+    a third time, and the new connection, read-only as well, is not kept either."""
+    goal = GoalFactory(user=alice)
+    api = client_for(alice)
+    database = sql.Identifier(connection.settings_dict["NAME"])
+    with other_connection(autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(database)
+        )
+        try:
+            connection.close()  # the next connection starts read-only, as a standby's do
+            response = api.patch(f"{GOALS}/{goal.id}", {"title": "Refused"}, format="json")
+            assert response.status_code == 503
+            assert connection.connection is None
+        finally:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(database)
+            )
+    assert api.patch(f"{GOALS}/{goal.id}", {"title": "Written"}, format="json").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
