@@ -153,7 +153,8 @@ def database(django_db_setup, django_db_blocker):
 def server(database):
     """The production server (2 workers, gunicorn.conf.py's 30 s worker timeout) on it, with
     prepared statements on (the default)."""
-    server = servers.Gunicorn(workers=2, env={"DATABASE_URL": database.url})
+    env = {"DATABASE_URL": database.url, "DATABASE_PREPARED_STATEMENTS": "1"}
+    server = servers.Gunicorn(workers=2, env=env)
     yield server
     server.close()
 
