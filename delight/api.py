@@ -8,7 +8,7 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.views import defaults
@@ -16,6 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from delight import metrics, throttling
+from delight.postgresql import trouble
 
 logger = logging.getLogger(__name__)
 
@@ -79,22 +80,40 @@ def _translate(exc):
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, DatabaseError):
-        metrics.database_error(exc)
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.warning("database unavailable: %s", exc)
-        return ServiceUnavailable()
-    if isinstance(exc, DataError):
-        logger.warning("database refused a value: %s", exc)
-        return exceptions.ValidationError({"non_field_errors": ["A value is out of range."]})
-    if isinstance(exc, IntegrityError):
-        # The constraint's name only: the message would quote the conflicting value (a username,
-        # a Clerk id), which is personal data.
-        logger.warning("integrity error on constraint %s", _constraint_of(exc))
-        return Conflict()
+        return _database_error(exc)
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    return exc
+
+
+def _database_error(exc: DatabaseError):
+    """A database in trouble (delight.postgresql.trouble: a lock or statement timeout, a
+    read-only or unreachable server, ...) is a 503; a constraint a 409, a value out of range a
+    422; anything else a bug (500). Each counted by kind and logged once, with the request id
+    (delight.requestlog puts it on every line)."""
+    found = trouble.classify(exc)
+    if found is not None:
+        metrics.database_error(found.kind)
+        logger.warning(
+            "database %s (SQLSTATE %s): %s",
+            found.kind,
+            trouble.sqlstate_of(exc) or "-",
+            trouble.message(trouble.driver_error(exc)),
+        )
+        return ServiceUnavailable()
+    if isinstance(exc, DataError):
+        metrics.database_error("data")
+        logger.warning("database refused a value: %s", exc)
+        return exceptions.ValidationError({"non_field_errors": ["A value is out of range."]})
+    if isinstance(exc, IntegrityError):
+        metrics.database_error("integrity")
+        # The constraint's name only: the message would quote the conflicting value (a username,
+        # a Clerk id), which is personal data.
+        logger.warning("integrity error on constraint %s", _constraint_of(exc))
+        return Conflict()
+    metrics.database_error("other")
     return exc
 
 

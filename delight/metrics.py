@@ -13,11 +13,13 @@ anything else), the method one of the HTTP methods the service knows (else ``oth
 
 Other modules count through the small functions below, never through the metric objects:
 ``key_fetch`` (accounts.clerk, on each JWKS fetch), ``database_error`` (where a database error
-becomes a 503), ``rate_limited`` (delight.throttling).
+is answered or run again), ``rate_limited`` (delight.throttling).
 """
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client import multiprocess as _multiprocess
+
+from delight.postgresql.trouble import KINDS as DATABASE_ERROR_KINDS
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -36,8 +38,10 @@ LATENCY = Histogram(
 )
 DATABASE_ERRORS = Counter(
     "delight_database_errors",
-    "Database errors that reached a request (each answered 503, 409 or 422), by exception class.",
-    ["error"],
+    "Database errors met by requests, by kind (delight.postgresql.trouble: lock_timeout,"
+    " read_only, no_answer, ... each answered 503 or run again; integrity 409, data 422,"
+    " other 500).",
+    ["kind"],
 )
 KEY_FETCHES = Counter(
     "delight_jwks_fetches",
@@ -57,8 +61,8 @@ for _outcome in ("ok", "failed"):
     KEY_FETCHES.labels(outcome=_outcome)
 for _scope in ("user", "address"):
     RATE_LIMITED.labels(scope=_scope)
-for _error in ("OperationalError", "InterfaceError", "IntegrityError", "DataError"):
-    DATABASE_ERRORS.labels(error=_error)
+for _kind in DATABASE_ERROR_KINDS:
+    DATABASE_ERRORS.labels(kind=_kind)
 
 
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
@@ -72,9 +76,9 @@ def key_fetch(*, ok: bool) -> None:
     KEY_FETCHES.labels(outcome="ok" if ok else "failed").inc()
 
 
-def database_error(exc: BaseException) -> None:
-    """A database error that a request met (``OperationalError``, ``IntegrityError``, ...)."""
-    DATABASE_ERRORS.labels(error=type(exc).__name__).inc()
+def database_error(kind: str) -> None:
+    """A database error that a request met, by its kind (``delight.postgresql.trouble.KINDS``)."""
+    DATABASE_ERRORS.labels(kind=kind).inc()
 
 
 def rate_limited(scope: str) -> None:

@@ -15,8 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from accounts.keys import rsa_public_key
 from delight import embedded_postgres, requestlog
-from delight.env import database_from_url, env_bool, env_int, env_list, env_str
+from delight.env import database_from_url, env_bool, env_int, env_list, env_seconds, env_str
 from delight.headers import NONCE
+from delight.postgresql.session import libpq_options, milliseconds
 
 SELF, NONE = "'self'", "'none'"
 
@@ -351,6 +352,55 @@ DATABASES["default"].update(
 )
 # A database that does not answer must turn into a quick 503, not a hung worker.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+# Every wait bounded (docs/RELIABILITY.md, "When the database is in trouble"): an API request
+# answers within 10 s whatever the database does. PostgreSQL ends a lock wait after 3 s and a
+# statement after 5 s with an error the API answers 503 (its connection stays good); the
+# service itself ends any request's database calls 8 s after the request started (the server
+# stopped answering: delight.postgresql.deadline); a transaction left idle 10 s is ended by the
+# server. 0 turns one off. migrate lifts all but its own lock_timeout (MIGRATE_LOCK_TIMEOUT).
+DATABASE_LOCK_TIMEOUT = env_seconds("DATABASE_LOCK_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 5)
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env_seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 10)
+DATABASE_CLIENT_TIMEOUT = env_seconds("DATABASE_CLIENT_TIMEOUT", 8)
+# Shorter than a request's, so that a migration waiting for a lock (which queues every request
+# touching the table behind it) gives up before those requests' own lock_timeout: it is tried
+# again, up to MIGRATE_LOCK_ATTEMPTS times (delight/management/commands/migrate.py).
+MIGRATE_LOCK_TIMEOUT = env_seconds("MIGRATE_LOCK_TIMEOUT", 2)
+MIGRATE_LOCK_ATTEMPTS = env_int("MIGRATE_LOCK_ATTEMPTS", 10, minimum=1)
+# The session settings every connection starts with (libpq's "options", applied by PostgreSQL at
+# connection start: no query, no round trip; one already given in DATABASE_URL's ?options= is
+# kept, and wins for the settings it names). Add one here.
+DATABASE_SESSION_SETTINGS = {
+    "lock_timeout": milliseconds(DATABASE_LOCK_TIMEOUT),
+    "statement_timeout": milliseconds(DATABASE_STATEMENT_TIMEOUT),
+    "idle_in_transaction_session_timeout": milliseconds(DATABASE_IDLE_IN_TRANSACTION_TIMEOUT),
+    # The per-user goal limit the goals_per_user_limit trigger applies to this service's writes.
+    "delight.goals_per_user_limit": GOALS_PER_USER_LIMIT,
+}
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", default=False)
+if DATABASE_TRANSACTION_POOLING:
+    # A transaction-mode pooler cannot keep one client's session settings on the server
+    # connections it shares (PgBouncer before 1.20 refuses any options, later ones every name
+    # they do not track): behind one, its own connect_query sets the bounds
+    # (deploy/pgbouncer/pgbouncer.ini) and the database role the limit (ALTER ROLE ... SET;
+    # docs/DATABASE.md, "The per-user limit"): a limit set here would be one nobody enforces.
+    if env_str("GOALS_PER_USER_LIMIT") is not None:
+        raise ImproperlyConfigured(
+            "GOALS_PER_USER_LIMIT cannot reach PostgreSQL through a transaction-mode pooler "
+            "(DATABASE_TRANSACTION_POOLING=1): unset it and set the database role's instead, "
+            "ALTER ROLE <role> SET delight.goals_per_user_limit = '<limit>' (docs/DATABASE.md)."
+        )
+else:
+    DATABASES["default"]["OPTIONS"]["options"] = libpq_options(
+        DATABASE_SESSION_SETTINGS, DATABASES["default"]["OPTIONS"].get("options")
+    )
+DATABASES["default"]["OPTIONS"]["client_timeout"] = DATABASE_CLIENT_TIMEOUT or None
+# A request's calls share one deadline (delight.postgresql.deadline): from right after the
+# request log's middleware, so that all the request does is inside it.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("delight.requestlog.RequestLogMiddleware") + 1,
+    "delight.postgresql.deadline.RequestDeadline",
+)
 # Parameters sent apart from the SQL, and a query prepared on its fifth run on a connection, so
 # PostgreSQL stops planning it every time (docs/PERFORMANCE.md). Django turns prepared statements
 # off by default for the sake of transaction-mode poolers (PgBouncer before 1.21); behind one of
@@ -361,44 +411,10 @@ if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
 # Behind a transaction-mode pooler (PgBouncer: docker-compose.yml), consecutive transactions may
 # run on different server connections: a server-side cursor (QuerySet.iterator()) would be lost
 # between them (https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors).
-if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+if DATABASE_TRANSACTION_POOLING:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("DJANGO_TEST_DATABASE_NAME")}
 
-
-def _session_options(session_settings: dict, *, after: str | None = None) -> str:
-    """libpq's ``options``: ``after`` (what DATABASE_URL gave), then ``-c name=value`` for each
-    setting. libpq splits it at spaces; a backslash escapes a space, and itself
-    (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-OPTIONS)."""
-    options = [after] if after else []
-    for name, value in session_settings.items():
-        escaped = str(value).replace("\\", "\\\\").replace(" ", "\\ ")
-        options.append(f"-c {name}={escaped}")
-    return " ".join(options)
-
-
-# Settings each connection's session starts with, one entry each: sent once, as libpq's
-# options ("-c name=value", applied by PostgreSQL at connection start: no query, no round trip).
-DATABASE_SESSION_SETTINGS = {
-    # The per-user goal limit the goals_per_user_limit trigger applies to this service's writes.
-    "delight.goals_per_user_limit": GOALS_PER_USER_LIMIT,
-}
-# A transaction-mode pooler does not carry a setting of ours to PostgreSQL (PgBouncer before 1.20
-# refuses any options, later ones every name they do not track; docs/DATABASE.md, "The per-user
-# limit"): behind one, the limit is the database role's (ALTER ROLE ... SET), and a value here
-# would be one nobody enforces.
-if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
-    if env_str("GOALS_PER_USER_LIMIT") is not None:
-        raise ImproperlyConfigured(
-            "GOALS_PER_USER_LIMIT cannot reach PostgreSQL through a transaction-mode pooler "
-            "(DATABASE_TRANSACTION_POOLING=1): unset it and set the database role's instead, "
-            "ALTER ROLE <role> SET delight.goals_per_user_limit = '<limit>' (docs/DATABASE.md)."
-        )
-    del DATABASE_SESSION_SETTINGS["delight.goals_per_user_limit"]
-if DATABASE_SESSION_SETTINGS:
-    DATABASES["default"]["OPTIONS"]["options"] = _session_options(
-        DATABASE_SESSION_SETTINGS, after=DATABASES["default"]["OPTIONS"].get("options")
-    )
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

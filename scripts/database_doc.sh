@@ -218,5 +218,42 @@ echo
 echo "Index sizes, had they stayed: full-text GIN $FTS_SIZE, trigram GIN $TRGM_SIZE; the owner's range needs"
 echo "neither (it reads the owner's own index). Trigrams would also match inside words and need three"
 echo "characters before an index helps; neither is what a goal search is for."
+cat <<'EOF'
+
+## Changing the schema under a running service
+
+Every replica runs `migrate` when it starts, and a rolling deploy keeps the previous release
+serving beside the new schema for a while: each migration must leave a schema the running
+release still works with (expand), and what only the old release needs goes in a later one
+(contract). What the running release meets, each tried under load with prepared statements on
+(`tests/ops/test_database_trouble.py::test_schema_changes_under_load_are_never_a_500`):
+
+- **A column added** (nullable, or with a database default, `db_default`): nothing. Django names
+  its columns, so an older `SELECT` never sees it and an older `INSERT` leaves it to the
+  default. `NOT NULL` without a database default breaks the older release's inserts: add it
+  nullable (or with a default) first, fill it, constrain it in a later release.
+- **An index added**: nothing. On a big table build it with `AddIndexConcurrently` (a migration
+  with `atomic = False`): a plain `CREATE INDEX` blocks writes while it builds.
+- **A column widened** (`varchar(50)` to `varchar(70)`): PostgreSQL refuses each statement the
+  older release prepared with that column in its result ("cached plan must not change result
+  type") once per connection; the service drops that connection and runs the statement again
+  on a new one (inside `atomic()` the request is a 503). Never a 500.
+- **A constraint changed**: `ADD CONSTRAINT ... NOT VALID`, then `VALIDATE CONSTRAINT` in the
+  next migration: the validation scans the table under a lock that lets reads and writes go on;
+  a plain `ADD CONSTRAINT` scans it under an exclusive lock, and requests wait (503 past 3 s).
+- **A column or table dropped or renamed** while the older release still reads it: every such
+  request is a 503 (`schema`, undefined column or table) until the older release is gone. This
+  is what the second step is for.
+
+Two steps, e.g. renaming `title` to `name`: release N adds `name` (nullable), writes both, and
+fills `name` for the existing rows (in batches, outside the DDL's transaction); release N+1
+reads and writes `name` only; release N+2, once nothing older than N+1 runs, drops `title`.
+
+Each DDL statement needs a lock on its table, and every request touching the table queues
+behind a migration waiting for it: `migrate` waits at most `MIGRATE_LOCK_TIMEOUT` (2 s) for a
+lock, below the requests' own 3 s, then tries again (docs/RELIABILITY.md, "When the database is
+in trouble"). Keep each migration quick under its lock; behind PgBouncer 1.21+ with prepared
+statements, run `RECONNECT` on its admin console after a migration that changes a column's type.
+EOF
 } > docs/DATABASE.md
 echo "wrote docs/DATABASE.md"

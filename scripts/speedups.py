@@ -449,6 +449,35 @@ def every_middleware_at_work():
     reload_chains()
 
 
+@contextlib.contextmanager
+def unbounded_database():
+    """A cost, not a speed-up: the database's bounds off (docs/RELIABILITY.md, "When the
+    database is in trouble"). psycopg's own connection (no deadline in its wait loop), Django's
+    own cursor wrappers (no recovery), no RequestDeadline middleware. The session settings
+    (lock_timeout, ...) are the server's business and cost the client nothing; its "gain" is
+    what the bounds cost a request."""
+    import psycopg
+    from django.conf import settings
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.postgresql import base
+    from django.test import override_settings
+
+    from delight.postgresql.base import DatabaseWrapper
+
+    middleware = [m for m in settings.MIDDLEWARE if not m.endswith(".RequestDeadline")]
+    with (
+        _patched(DatabaseWrapper, "Database", psycopg),
+        _patched(DatabaseWrapper, "make_cursor", BaseDatabaseWrapper.make_cursor),
+        _patched(DatabaseWrapper, "make_debug_cursor", base.DatabaseWrapper.make_debug_cursor),
+        override_settings(MIDDLEWARE=middleware),
+    ):
+        reload_chains()
+        reconnect()
+        yield
+    reload_chains()
+    reconnect()
+
+
 SPEEDUPS = {
     "prepared-insert": (
         "goal_create, GOAL_INSERT (goals/services.py, goals/prepared.py)",
@@ -499,6 +528,11 @@ SPEEDUPS = {
     "local-rate-counter": ("delight.throttling.LocalCounter", cache_rate_counter),
     "prepared-row-names-once": ("goals.prepared.PreparedQuery.rows, _row_of", row_names_per_run),
     "api-chain": ("delight.wsgi (PAGES_ONLY)", every_request_through_every_middleware),
+    "database-bounds": (
+        "delight.postgresql (deadline.WatchedConnection.wait and RequestDeadline,"
+        " base._Recovering): a cost, its gain negative",
+        unbounded_database,
+    ),
     "idle-middleware-skipped": (
         "delight.middleware.MessageMiddleware; corsheaders only with CORS_ALLOWED_ORIGINS"
         " (delight/settings.py)",

@@ -13,7 +13,9 @@ postgres, a database of its own) and Redis on 127.0.0.1:6379 (database 13, flush
 1. Both instances start together through the entry point, so both run `migrate` at once on the
    empty database (one applies, the other waits for the advisory lock).
 2. Checks through nginx: a chunked POST is stored, a body over 64 KiB is nginx's JSON 413, a
-   valid 8 KiB token reaches the app, and the per-address rate limit is one count for both
+   valid 8 KiB token reaches the app, PgBouncer's server connections carry the service's lock,
+   statement and idle-in-transaction timeouts (the ini's connect_query) and a PATCH of a row
+   locked in PostgreSQL is a JSON 503 within the 10 s bound, and the per-address rate limit is one count for both
    instances (Redis): exactly RATE_LIMIT_ANON_PER_MINUTE 401s, then 429s, with both instances
    answering.
 3. Load: client threads create, list, read and patch goals through nginx for --seconds; at 40 %
@@ -136,7 +138,10 @@ class Topology:
             stats_users="postgres",
         )
         ini = self.workdir / "pgbouncer.ini"
-        lines = ["[databases]", f"delight = host=127.0.0.1 port=5432 dbname={self.database}"]
+        # The service's bounds on every server connection: the ini's own connect_query.
+        connect_query = re.search(r"connect_query='[^']*'", config["databases"]["delight"])
+        entry = f"delight = host=127.0.0.1 port=5432 dbname={self.database}"
+        lines = ["[databases]", f"{entry} {connect_query[0] if connect_query else ''}"]
         lines += ["[pgbouncer]", *(f"{key} = {value}" for key, value in settings.items())]
         ini.write_text("\n".join(lines) + "\n")
         # PgBouncer refuses to run as root: -u drops to Debian's postgres user.
@@ -316,6 +321,37 @@ def check_edges(base: str, topology: Topology, checks: Checks) -> None:
     )
     beyond = requests.get(f"{base}/api/v1/goals?q={'a' * 40_000}", headers=headers, timeout=10)
     checks.expect(beyond.status_code == 414, f"a 40,000-byte URL is 414 ({beyond.status_code})")
+
+
+def check_bounds(base: str, pgbouncer_port: int, topology: Topology, checks: Checks) -> None:
+    """Every wait bounded behind PgBouncer too: its server connections carry the service's
+    session settings (the ini's connect_query), and a locked row is a JSON 503 in ~3 s."""
+    with psycopg.connect(
+        f"postgresql://postgres@127.0.0.1:{pgbouncer_port}/delight", prepare_threshold=None
+    ) as conn:
+        shown = [
+            conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout")
+        ]
+    checks.expect(
+        shown == ["3s", "5s", "10s"], f"server connections of PgBouncer carry the bounds: {shown}"
+    )
+    headers = {"Authorization": f"Bearer {topology.token('user_topology_bounds')}"}
+    body = {"title": "locked", "goal_type": "concrete", "value_category": "craft"}
+    goal = requests.post(f"{base}/api/v1/goals", json=body, headers=headers, timeout=10).json()
+    with psycopg.connect(f"{POSTGRES}/{topology.database}") as locker:
+        locker.execute("SELECT 1 FROM goals WHERE id = %s FOR UPDATE", [goal["id"]])
+        started = time.monotonic()
+        patched = requests.patch(
+            f"{base}/api/v1/goals/{goal['id']}", json={"title": "x"}, headers=headers, timeout=30
+        )
+        elapsed = time.monotonic() - started
+        locker.rollback()
+    checks.expect(
+        patched.status_code == 503 and "Retry-After" in patched.headers and elapsed < 10,
+        f"a PATCH of a locked row through nginx and PgBouncer is a 503 in {elapsed:.1f} s"
+        f" ({patched.status_code})",
+    )
 
 
 def check_shared_rate_limit(base: str, checks: Checks) -> None:
@@ -526,6 +562,7 @@ def main() -> int:
         )
 
         check_edges(base, topology, checks)
+        check_bounds(base, pgbouncer_port, topology, checks)
         check_shared_rate_limit(base, checks)
         outcome = drive(
             base,

@@ -102,7 +102,7 @@ def test_every_configuration_variable_in_the_readme_is_read_by_the_code():
 
 def test_every_variable_the_settings_read_is_in_the_readme():
     source = (ROOT / "delight/settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'env_(?:str|bool|int|list|seconds)\(\s*"([A-Z0-9_]+)"', source))
     assert "DJANGO_SECRET_KEY" in read
     missing = {name for name in read if f"`{name}`" not in README}
     assert not missing

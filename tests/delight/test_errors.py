@@ -32,7 +32,7 @@ def test_database_errors_are_counted_for_the_metrics():
 
     from delight import metrics
 
-    counter = metrics.DATABASE_ERRORS.labels(error="OperationalError")
+    counter = metrics.DATABASE_ERRORS.labels(kind="connection")
     before = counter._value.get()
     assert _translate(OperationalError("server closed the connection")).status_code == 503
     assert counter._value.get() == before + 1

@@ -21,7 +21,7 @@ from goals import limits
 from goals.models import Goal
 from tests.factories import GoalFactory, UserFactory
 from tests.limits import service_limit
-from tests.ops.servers import Gunicorn
+from tests.ops.servers import Server
 from tests.tokens import make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)  # a refused INSERT ends its transaction
@@ -245,7 +245,7 @@ def test_two_services_with_different_limits_on_one_database_each_enforce_their_o
     """The old trigger held one limit, the last migrate's, for every service at once."""
     owner = UserFactory(clerk_user_id="user_two_services")
     headers = {"Authorization": f"Bearer {make_token('user_two_services')}"}
-    three, five = (Gunicorn(env={"GOALS_PER_USER_LIMIT": str(n)}) for n in (3, 5))
+    three, five = (Server(env={"GOALS_PER_USER_LIMIT": str(n)}) for n in (3, 5))
     try:
 
         def create(service) -> tuple[int, str | None]:
@@ -286,11 +286,14 @@ def test_database_urls_own_options_are_kept():
         DATABASE_URL="postgresql://nobody@127.0.0.1:9/none?options=-c%20search_path%3Dpublic",
         GOALS_PER_USER_LIMIT="7",
     )
-    assert result.stdout.strip() == "-c search_path=public -c delight.goals_per_user_limit=7"
+    assert result.stdout.strip() == (
+        "-c search_path=public -c lock_timeout=3000ms -c statement_timeout=5000ms "
+        "-c idle_in_transaction_session_timeout=10000ms -c delight.goals_per_user_limit=7"
+    )
 
 
 def test_session_options_escape_spaces_and_backslashes():
-    from delight.settings import _session_options
+    from delight.postgresql.session import libpq_options as _session_options
 
     assert _session_options({"a.b": "x y\\z", "c.d": 1}) == "-c a.b=x\\ y\\\\z -c c.d=1"
 

@@ -10,7 +10,9 @@ from tests.ops.servers import ROOT
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 # What the code reads from the environment: delight.env's helpers (delight/serve.py's server
 # settings included) and the odd os.environ.get (a WSGI environ's keys are no settings).
-_READ = re.compile(r"""\b(?:env_(?:str|bool|int|list)|os\.environ\.get)\(\s*["']([A-Z_]+)["']""")
+_READ = re.compile(
+    r"""\b(?:env_(?:str|bool|int|list|seconds)|os\.environ\.get)\(\s*["']([A-Z_]+)["']"""
+)
 # Set by the processes themselves, or by the test suite only.
 NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_TEST_DATABASE_NAME", "PORT", "WEB_APPLICATION"}
 
