@@ -355,13 +355,15 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
 # Every wait bounded (docs/RELIABILITY.md, "When the database is in trouble"): an API request
 # answers within 10 s whatever the database does. PostgreSQL ends a lock wait after 3 s and a
 # statement after 5 s with an error the API answers 503 (its connection stays good); the
-# service itself ends any request's database calls 8 s after the request started (the server
-# stopped answering: delight.postgresql.deadline); a transaction left idle 10 s is ended by the
-# server. 0 turns one off. migrate lifts all but its own lock_timeout (MIGRATE_LOCK_TIMEOUT).
+# service itself ends any request's database calls 6 s after the request started (the server
+# stopped answering: delight.postgresql.deadline; 6 s, so that a request that waited that long
+# for a thread and then spends a connect_timeout on a silent host still answers within 10 s:
+# `make failover FAILOVER_ARGS="--kill-mode freeze"`); a transaction left idle 10 s is ended by
+# the server. 0 turns one off. migrate lifts all but its own lock_timeout (MIGRATE_LOCK_TIMEOUT).
 DATABASE_LOCK_TIMEOUT = env_seconds("DATABASE_LOCK_TIMEOUT", 3)
 DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 5)
 DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env_seconds("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 10)
-DATABASE_CLIENT_TIMEOUT = env_seconds("DATABASE_CLIENT_TIMEOUT", 8)
+DATABASE_CLIENT_TIMEOUT = env_seconds("DATABASE_CLIENT_TIMEOUT", 6)
 # Shorter than a request's, so that a migration waiting for a lock (which queues every request
 # touching the table behind it) gives up before those requests' own lock_timeout: it is tried
 # again, up to MIGRATE_LOCK_ATTEMPTS times (delight/management/commands/migrate.py).

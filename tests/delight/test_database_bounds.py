@@ -76,7 +76,7 @@ def test_every_connection_starts_bounded():
     assert show("lock_timeout") == "3s"
     assert show("statement_timeout") == "5s"
     assert show("idle_in_transaction_session_timeout") == "10s"
-    assert connection.connection.client_timeout == django_settings.DATABASE_CLIENT_TIMEOUT == 8
+    assert connection.connection.client_timeout == django_settings.DATABASE_CLIENT_TIMEOUT == 6
 
 
 def settings_options(**env) -> dict:
@@ -105,7 +105,7 @@ def test_the_bounds_are_tunable_and_not_sent_to_a_transaction_pooler():
     # them; one given in DATABASE_URL is still passed on.
     pooled = settings_options(DATABASE_TRANSACTION_POOLING="1")
     assert pooled["options"] == "-c search_path=app"
-    assert pooled["client_timeout"] == 8
+    assert pooled["client_timeout"] == 6
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "nan", "1e9"])
