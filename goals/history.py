@@ -207,6 +207,18 @@ SELECT count(*),
 """
 
 
+def completions(*, user, tz: ZoneInfo) -> tuple[str, list]:
+    """The statement (and its parameters) summing up ``user``'s completed goals in ``tz``:
+    the user's completed goals as the ORM selects them (``owned_by``), inside ``_COMPLETIONS``."""
+    goals, goal_params = (
+        Goal.objects.owned_by(user)
+        .filter(status=GoalStatus.COMPLETED)
+        .values("id", "target_date", "created_at", "updated_at")
+        .query.sql_with_params()
+    )
+    return _COMPLETIONS.replace("{goals}", goals), [user.pk, *goal_params, tz.key, tz.key]
+
+
 def goal_insights(*, user, tz: ZoneInfo) -> dict:
     """The user's goals summed up (the contract's insights), in two queries whatever their
     number: counts by type, category and status (with the deadlines), and the completions."""
@@ -235,16 +247,8 @@ def goal_insights(*, user, tz: ZoneInfo) -> dict:
         pursued = counts["active"] + counts["paused"] + counts["completed"]
         counts["completion_rate"] = counts["completed"] / pursued if pursued else None
 
-    goals, goal_params = (
-        Goal.objects.owned_by(user)
-        .filter(status=GoalStatus.COMPLETED)
-        .values("id", "target_date", "created_at", "updated_at")
-        .query.sql_with_params()
-    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            _COMPLETIONS.replace("{goals}", goals), [user.pk, *goal_params, tz.key, tz.key]
-        )
+        cursor.execute(*completions(user=user, tz=tz))
         count, on_time, late, undated, median = cursor.fetchone()
     return {
         "today": today,

@@ -231,7 +231,10 @@ class GoalEvent(models.Model):
     id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
     goal = models.ForeignKey(
         Goal,
-        on_delete=models.CASCADE,  # ON DELETE CASCADE in the database too (migration 0009)
+        # ON DELETE CASCADE in the database (migration 0010) does it: with a cascade in Python,
+        # Django's collector would load every goal of a user it deletes (to find their events)
+        # instead of deleting them in one statement.
+        on_delete=models.DO_NOTHING,
         related_name="events",
         db_index=False,  # idx_goal_events_goal leads with goal_id
     )

@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                     "goal",
                     models.ForeignKey(
                         db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="events",
                         to="goals.goal",
                     ),
