@@ -33,9 +33,7 @@ CREATED = {
     },
     "actor": "user",
 }
-HISTORY_PAGE = OpenApiExample(
-    "A goal's history", value={"results": [EVENT, CREATED], "next_cursor": None}
-)
+HISTORY_PAGE = OpenApiExample("Events", value={"results": [EVENT, CREATED], "next_cursor": None})
 INSIGHTS_EXAMPLE = OpenApiExample(
     "Insights",
     value={

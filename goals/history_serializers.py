@@ -13,6 +13,7 @@ from django import forms
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from delight.openapi import EMPTY_MEANS_ABSENT
 from goals import history
 from goals.filters import TimestampField
 from goals.models import Actor, GoalEventAction, GoalStatus, GoalType, ValueCategory
@@ -96,9 +97,13 @@ class InsightsParams(serializers.Serializer):
 
 
 def validated(params_class, query_params) -> dict:
-    """The query parameters ``params_class`` declares, validated; a 422 naming each bad one."""
+    """The query parameters ``params_class`` declares, validated; a 422 naming each bad one.
+    An empty filter is no filter, as on the goal list (``EMPTY_MEANS_ABSENT``, which the OpenAPI
+    document declares); an empty ``cursor``, ``page_size`` or ``tz`` is a 422, as there."""
     data = {
-        name: query_params[name] for name in params_class._declared_fields if query_params.get(name)
+        name: query_params[name]
+        for name in params_class._declared_fields
+        if name in query_params and (query_params[name] or name not in EMPTY_MEANS_ABSENT)
     }
     params = params_class(data=data)
     if not params.is_valid():

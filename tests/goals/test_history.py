@@ -247,10 +247,15 @@ def test_bad_filters_of_all_history_are_422_naming_each(api, params, named):
     assert set(response.json()["errors"]) == named
 
 
-def test_empty_parameters_are_absent_and_unknown_ones_ignored(api, goal):
-    response = api.get(ALL_HISTORY, {"goal_type": "", "cursor": "", "page_size": "", "x": "y"})
+def test_empty_filters_are_absent_and_unknown_parameters_ignored(api, goal):
+    """As on the goal list: an empty filter is no filter, an empty cursor or page size a 422."""
+    empty = {"goal_type": "", "value_category": "", "occurred_after": "", "occurred_before": ""}
+    response = api.get(ALL_HISTORY, {**empty, "x": "y"})
     assert response.status_code == 200
     assert len(response.json()["results"]) == 1
+    response = api.get(ALL_HISTORY, {"cursor": "", "page_size": ""})
+    assert set(response.json()["errors"]) == {"cursor", "page_size"}
+    assert set(api.get(f"{GOALS}/insights", {"tz": ""}).json()["errors"]) == {"tz"}
 
 
 def test_all_history_holds_every_goal_of_mine_and_none_of_others(api, alice, bob):
@@ -336,3 +341,51 @@ def test_a_goal_erased_for_good_takes_its_history_along(alice):
 def test_a_new_users_history_is_empty_not_an_error():
     client = client_for(UserFactory(clerk_user_id="user_nothing_yet"))
     assert client.get(ALL_HISTORY).json() == {"results": [], "next_cursor": None}
+
+
+@pytest.fixture
+def warm_api(api):
+    """Alice's client after one request: her account is known to this process."""
+    assert api.get(f"{GOALS}/00000000-0000-0000-0000-000000000000").status_code == 404
+    return api
+
+
+@pytest.mark.parametrize("events", [1, 30, 120])
+def test_a_page_of_a_goals_history_is_one_query(warm_api, goal, events, django_assert_num_queries):
+    for number in range(events - 1):
+        Goal.objects.filter(pk=goal.pk).update(title=f"Title {number}")
+    with django_assert_num_queries(1):
+        first = history(warm_api, goal.id, page_size=100)
+    if first["next_cursor"]:
+        with django_assert_num_queries(1):
+            history(warm_api, goal.id, page_size=100, cursor=first["next_cursor"])
+    with django_assert_num_queries(1):
+        assert warm_api.get(f"{GOALS}/{uuid.uuid4()}/history").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"page_size": 5},
+        {"goal_type": "concrete", "value_category": "growth"},
+        {"occurred_after": "2020-01-01T00:00:00Z", "occurred_before": "2999-01-01T00:00:00Z"},
+    ],
+)
+def test_a_page_of_all_history_is_one_query(warm_api, alice, params, django_assert_num_queries):
+    for _ in range(30):
+        GoalFactory(user=alice)
+    params = {"page_size": 10, **params}
+    with django_assert_num_queries(1):
+        page = warm_api.get(ALL_HISTORY, params).json()
+    with django_assert_num_queries(1):
+        assert warm_api.get(ALL_HISTORY, {**params, "cursor": page["next_cursor"]}).json()[
+            "results"
+        ]
+
+
+def test_bad_parameters_cost_no_query(warm_api, goal, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert warm_api.get(ALL_HISTORY, {"page_size": 0}).status_code == 422
+        assert warm_api.get(f"{GOALS}/{goal.id}/history", {"cursor": "?"}).status_code == 422
+        assert warm_api.get(f"{GOALS}/insights", {"tz": "Nowhere"}).status_code == 422
