@@ -16,7 +16,14 @@ from rest_framework import serializers
 from delight.openapi import EMPTY_MEANS_ABSENT
 from goals import history
 from goals.filters import TimestampField
-from goals.models import Actor, GoalEventAction, GoalStatus, GoalType, ValueCategory
+from goals.models import (
+    TRACKED_FIELDS,
+    Actor,
+    GoalEventAction,
+    GoalStatus,
+    GoalType,
+    ValueCategory,
+)
 from goals.serializers import choice_field
 
 # A change as OpenAPI says it: any JSON value (a string, a YYYY-MM-DD date, or null) each side.
@@ -116,7 +123,15 @@ def validated(params_class, query_params) -> dict:
 
 @extend_schema_field(CHANGES)
 class ChangesField(serializers.JSONField):
-    """``{"<field>": {"from": <JSON value>, "to": <JSON value>}}``, exactly the changed fields."""
+    """``{"<field>": {"from": <JSON value>, "to": <JSON value>}}``, exactly the changed fields,
+    in the goal's order, ``from`` first (PostgreSQL's jsonb keeps its own key order)."""
+
+    def to_representation(self, value: dict) -> dict:
+        return {
+            field: {"from": value[field]["from"], "to": value[field]["to"]}
+            for field in TRACKED_FIELDS
+            if field in value
+        }
 
 
 class GoalEventSerializer(serializers.Serializer):
@@ -144,24 +159,28 @@ class GoalHistoryPageSerializer(serializers.Serializer):
 
 
 def _counts(name: str, names, field, **extra) -> type[serializers.Serializer]:
-    """A serializer class with one ``field`` per name (every status, category or type appears,
-    zeros included)."""
+    """A serializer class with one ``field()`` per name (every status, category or type
+    appears, zeros included), then ``extra``'s fields, each made by its factory."""
     fields = {key: field() for key in names}
-    return type(name, (serializers.Serializer,), {**fields, **extra})
+    fields.update((key, make()) for key, make in extra.items())
+    return type(name, (serializers.Serializer,), fields)
 
 
-StatusCountsSerializer = _counts(
-    "StatusCountsSerializer", GoalStatus.values, lambda: serializers.IntegerField(min_value=0)
-)
-TypeCountsSerializer = _counts(
-    "TypeCountsSerializer",
-    GoalStatus.values,
-    lambda: serializers.IntegerField(min_value=0),
-    completion_rate=serializers.FloatField(
+def _count():
+    return serializers.IntegerField(min_value=0)
+
+
+def _completion_rate():
+    return serializers.FloatField(
         allow_null=True,
         help_text="completed / (active + paused + completed); null when that is 0/0. Archived "
         "goals are left out.",
-    ),
+    )
+
+
+StatusCountsSerializer = _counts("StatusCountsSerializer", GoalStatus.values, _count)
+TypeCountsSerializer = _counts(
+    "TypeCountsSerializer", GoalStatus.values, _count, completion_rate=_completion_rate
 )
 ByValueCategorySerializer = _counts(
     "ByValueCategorySerializer", ValueCategory.values, StatusCountsSerializer
