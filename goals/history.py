@@ -266,4 +266,27 @@ def goal_insights(*, user, tz: ZoneInfo) -> dict:
     }
 
 
-__all__ = ["Actor", "acting_as", "goal_history_page", "goal_insights", "user_history_page"]
+def prune(*, older_than_days: int) -> int:
+    """Delete the events older than ``older_than_days`` that neither created a goal nor changed
+    its status (edits of its title, description, type, category or date); how many went.
+
+    What stays: every goal's created event (its history still starts at the beginning) and every
+    status change (archived, restored, completed: what insights read). Events are never edited,
+    but they may be deleted: here, with their goal, and with their owner."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM goal_events WHERE occurred_at < now() - make_interval(days => %s) "
+            "AND action = 'updated' AND NOT changes ? 'status'",
+            [older_than_days],
+        )
+        return cursor.rowcount
+
+
+__all__ = [
+    "Actor",
+    "acting_as",
+    "goal_history_page",
+    "goal_insights",
+    "prune",
+    "user_history_page",
+]

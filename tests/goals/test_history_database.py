@@ -295,3 +295,36 @@ def test_goals_there_before_history_get_their_created_event_at_their_creation():
         "target_date": {"from": None, "to": "2026-05-15"},
         "status": {"from": None, "to": "paused"},
     }
+
+
+# --- Retention (none by default; prune_goal_history when an operator caps it) ----------------
+
+
+def test_pruning_keeps_creations_and_status_changes(alice):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    goal = GoalFactory(user=alice)
+
+    def old_event(action: str, changes: str) -> None:
+        execute(
+            "INSERT INTO goal_events (goal_id, user_id, occurred_at, action, actor, changes) "
+            "VALUES (%s, %s, now() - interval '100 days', %s, 'user', %s)",
+            [goal.id, alice.pk, action, changes],
+        )
+
+    old_event("updated", '{"title": {"from": "a", "to": "b"}}')
+    old_event("updated", '{"status": {"from": "active", "to": "completed"}}')
+    old_event("archived", '{"status": {"from": "completed", "to": "archived"}, "title": {}}')
+    old_event("created", '{"title": {"from": null, "to": "a"}}')
+    Goal.objects.filter(pk=goal.pk).update(title="Recent")
+    out = StringIO()
+    call_command("prune_goal_history", "--older-than-days", "30", stdout=out)
+    assert out.getvalue().strip() == "Deleted 1 goal events."
+    left = [(e.action, sorted(e.changes)) for e in events_of(goal)]
+    assert ("updated", ["title"]) in left  # the recent edit
+    assert len(left) == 5
+    assert all(e.changes != {"title": {"from": "a", "to": "b"}} for e in events_of(goal))
+    with pytest.raises(CommandError):
+        call_command("prune_goal_history", "--older-than-days", "0")
