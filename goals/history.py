@@ -144,7 +144,11 @@ _AFTER = "AND occurred_at <= %s AND (occurred_at < %s OR id < %s)"
 def goal_history_page(*, user, goal_id: uuid.UUID, params: dict) -> Page | None:
     """A page of the goal's events, newest first; None if the goal is not ``user``'s."""
     goal, goal_params = (
-        Goal.objects.owned_by(user).filter(pk=goal_id).values("id").query.sql_with_params()
+        Goal.objects.owned_by(user)
+        .filter(pk=goal_id)
+        .order_by()
+        .values("id")
+        .query.sql_with_params()
     )
     after, after_params = "", []
     if params.get("cursor"):
@@ -213,6 +217,7 @@ def completions(*, user, tz: ZoneInfo) -> tuple[str, list]:
     goals, goal_params = (
         Goal.objects.owned_by(user)
         .filter(status=GoalStatus.COMPLETED)
+        .order_by()
         .values("id", "target_date", "created_at", "updated_at")
         .query.sql_with_params()
     )

@@ -26,6 +26,8 @@ from goals.history_serializers import (
 class GoalHistoryView(APIView):
     """This goal's events, newest first. Another user's goal, or an unknown one: 404."""
 
+    name = "Goal history"  # the browsable API's title
+
     def get(self, request, pk: str):
         params = validated(HistoryParams, request.query_params)
         page = history.goal_history_page(user=request.user, goal_id=uuid.UUID(pk), params=params)
@@ -38,6 +40,8 @@ class GoalHistoryView(APIView):
 class UserHistoryView(APIView):
     """The events of all my goals, newest first."""
 
+    name = "History of my goals"
+
     def get(self, request):
         params = validated(UserHistoryParams, request.query_params)
         page = history.user_history_page(user=request.user, params=params)
@@ -47,6 +51,8 @@ class UserHistoryView(APIView):
 @extend_schema_view(get=history_schema.INSIGHTS)
 class InsightsView(APIView):
     """My goals summed up."""
+
+    name = "Insights"
 
     def get(self, request):
         params = validated(InsightsParams, request.query_params)

@@ -3,6 +3,7 @@
 # (scripts/bench_scale.py leaves one: delight_bench_scale).
 #   scripts/database_doc.sh [postgresql://postgres@127.0.0.1:5432/delight_bench_scale]
 # The search comparison builds a full-text and a pg_trgm GIN index for the measurement and drops them.
+# The history's section (scripts/history_doc.sh) seeds docs/seed-history.sql the first time.
 set -euo pipefail
 DB="${1:-postgresql://postgres@127.0.0.1:5432/delight_bench_scale}"
 cd "$(dirname "$0")/.."
@@ -162,5 +163,6 @@ echo
 echo "Index sizes, had they stayed: full-text GIN $FTS_SIZE, trigram GIN $TRGM_SIZE; the owner's range needs"
 echo "neither (it reads the owner's own index). Trigrams would also match inside words and need three"
 echo "characters before an index helps; neither is what a goal search is for."
+scripts/history_doc.sh "$DB"  # a goal's past: goal_events, its plans and its cost
 } > docs/DATABASE.md
 echo "wrote docs/DATABASE.md"

@@ -218,6 +218,53 @@ def measure_statement_cpu(url: str, data: dict, rounds: int, count: int) -> None
               f"({100 * (on / off - 1):5.1f}%)  ({per})")  # fmt: skip
 
 
+def server_cpu(url: str, owner: str, count: int) -> tuple[float, float]:
+    """Microseconds of backend CPU per INSERT and per UPDATE when PostgreSQL runs ``count`` of
+    each in one statement (a DO loop): the statements' and triggers' own work, without the
+    protocol or a commit per statement."""
+    import psycopg
+    from psycopg import sql
+
+    values = {"owner": sql.Literal(owner), "count": sql.Literal(count)}
+    insert = sql.SQL("""DO $$ BEGIN FOR i IN 1..{count} LOOP
+        INSERT INTO goals (title, description, goal_type, value_category, target_date, user_id)
+        VALUES ('Learn to sail', 'Dinghy first.', 'concrete', 'craft', '2027-06-01', {owner});
+        END LOOP; END $$""").format(**values)
+    update = sql.SQL("""DO $$ DECLARE g uuid; BEGIN
+        FOR g IN SELECT id FROM goals WHERE user_id = {owner}
+                  ORDER BY created_at DESC LIMIT {count} LOOP
+            UPDATE goals SET status = CASE WHEN status = 'paused' THEN 'active' ELSE 'paused' END
+             WHERE user_id = {owner} AND id = g;
+        END LOOP; END $$""").format(**values)
+    with psycopg.connect(url, autocommit=True) as conn:
+        (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+        costs = []
+        for statement in (insert, update):
+            before = _backend_cpu(pid)
+            conn.execute(statement)
+            costs.append((_backend_cpu(pid) - before) * 1e6 / count)
+        conn.execute("DELETE FROM goals WHERE user_id = %s", [owner])
+        conn.execute("VACUUM goals")
+        conn.execute("VACUUM goal_events")
+    return costs[0], costs[1]
+
+
+def measure_server_cpu(url: str, data: dict, rounds: int, count: int) -> None:
+    results = {"on": [], "off": []}
+    for round_number in range(rounds):
+        for state in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
+            set_triggers(state == "on")
+            try:
+                results[state].append(server_cpu(url, data["writer_id"], count))
+            finally:
+                set_triggers(True)
+    print("\n   PostgreSQL's CPU per statement run inside the server (a DO loop: no protocol, no")
+    print("   commit per statement; µs, median)")
+    for index, name in enumerate(("INSERT", "UPDATE")):
+        on, off = (statistics.median(r[index] for r in results[s]) for s in ("on", "off"))
+        print(f"{name:10s} on {on:7.1f}  off {off:7.1f}  +{on - off:6.1f} µs")
+
+
 # --- 2. whole requests -----------------------------------------------------------------------
 
 
@@ -358,6 +405,7 @@ def main() -> int:
         if "pgbench" not in skip:
             measure_pgbench(url, data, args.pgbench_rounds, args.seconds)
             measure_statement_cpu(url, data, args.pgbench_rounds * 3, 500)
+            measure_server_cpu(url, data, args.pgbench_rounds * 2, 2000)
         if "requests" not in skip:
             app = speedups.application()
             scenarios = {
