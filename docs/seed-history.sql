@@ -6,8 +6,8 @@
 -- here they are written again as the backfill of migration 0010 dates them (at created_at),
 -- followed by four edits a day apart.
 TRUNCATE goal_events;
-INSERT INTO goal_events (goal_id, user_id, occurred_at, action, actor, changes)
-SELECT id, user_id, created_at, 'created', 'user', jsonb_build_object(
+INSERT INTO goal_events (id, goal_id, user_id, occurred_at, action, actor, changes)
+SELECT goal_event_id(), id, user_id, created_at, 'created', 'user', jsonb_build_object(
            'title', jsonb_build_object('from', NULL, 'to', title),
            'description', jsonb_build_object('from', NULL, 'to', description),
            'goal_type', jsonb_build_object('from', NULL, 'to', goal_type),
@@ -15,8 +15,8 @@ SELECT id, user_id, created_at, 'created', 'user', jsonb_build_object(
            'target_date', jsonb_build_object('from', NULL, 'to', target_date),
            'status', jsonb_build_object('from', NULL, 'to', status))
   FROM goals;
-INSERT INTO goal_events (goal_id, user_id, occurred_at, action, actor, changes)
-SELECT id, user_id, created_at + k * interval '1 day', 'updated', 'user',
+INSERT INTO goal_events (id, goal_id, user_id, occurred_at, action, actor, changes)
+SELECT goal_event_id(), id, user_id, created_at + k * interval '1 day', 'updated', 'user',
        CASE k
            WHEN 1 THEN jsonb_build_object('description', jsonb_build_object(
                'from', description, 'to', description || ' (first draft)'))

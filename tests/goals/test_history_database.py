@@ -95,6 +95,27 @@ def test_events_are_never_edited(statement):
         execute(statement, [goal.id])
 
 
+def test_event_ids_follow_time():
+    """Time-ordered ids (UUID version 7's layout): each new one at the end of the primary key's
+    index, not on a random page of it."""
+    goal = GoalFactory()
+    for number in range(3):
+        time.sleep(0.002)  # the ids' clock counts milliseconds
+        Goal.objects.filter(pk=goal.pk).update(title=f"Title {number}")
+    ids = [event.id for event in reversed(events_of(goal))]
+    assert ids == sorted(ids)
+    assert {event_id.version for event_id in ids} == {7}
+
+
+def test_an_event_must_belong_to_a_goal_at_once():
+    """The foreign key is checked at each statement, not at commit."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        execute(
+            "INSERT INTO goal_events (goal_id, user_id, action, actor, changes) "
+            "VALUES (gen_random_uuid(), gen_random_uuid(), 'updated', 'system', '{}')"
+        )
+
+
 def test_events_go_with_their_goal_and_their_owner():
     goal, other = GoalFactory(), GoalFactory()
     execute("DELETE FROM goals WHERE id = %s", [goal.id])
