@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
-from goals.models import Goal
+from goals.history import acting_as
+from goals.models import Actor, Goal
 from tests.browser.conftest import screenshot
 from tests.factories import GoalFactory, UserFactory
 
@@ -33,16 +34,15 @@ def test_staff_read_a_goals_history(browser_page, staff):
         description="Before dinner",
     )
     Goal.objects.filter(pk=goal.pk).update(status="paused", target_date="2027-01-31")
+    # Staff's change made here, not through the change form: an admin save in the server would
+    # cache the goals' content type there, which the next test's flush renumbers.
+    with acting_as(Actor.STAFF):
+        Goal.objects.filter(pk=goal.pk).update(title="Call grandma every Sunday evening")
 
-    page.goto(f"/admin/login/?next=/admin/goals/goal/{goal.pk}/change/")
+    page.goto(f"/admin/login/?next=/admin/goals/goal/{goal.pk}/history/")
     page.fill("#id_username", "historian")
     page.fill("#id_password", PASSWORD)
     page.locator("input[type=submit]").click()
-    page.fill("#id_title", "Call grandma every Sunday evening")
-    page.locator("input[name=_continue]").click()
-    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
-
-    page.locator("a.historylink").click()
     expect(page.locator("h1")).to_have_text("History: Call grandma every Sunday evening")
     table = page.locator("#goal-history table")
     rows = table.locator("tbody tr")
