@@ -218,3 +218,28 @@ row "all history, first page" "$(bind "$ALL_PAGE")"
 row "all history, \`?value_category=health\`" "$(bind "$ALL_CATEGORY" "'health'")"
 row "insights: counts" "$(bind "$COUNTS" "'2026-12-06'" "'2027-01-05'")"
 row "insights: completions" "$(bind "$COMPLETIONS" "'completed'" "'Europe\/Paris'")"
+cat <<'EOF'
+
+Erasing the user at the limit (the `DELETE` of their 10,000 goals that `clerk_user_erase` ends in,
+rolled back here): as it runs, then without `goals_per_user_limit` (disabled for the measurement),
+then without the history's cascade as well (its foreign key dropped). The history adds the second
+row's time less the third's; most of an erasure is the limit's counter, updated once per goal in
+one transaction (each update of that row walks the versions the transaction made before it):
+
+EOF
+erase() {  # $1: statements run first, in the same rolled-back transaction; the DELETE's ms
+    psql "$DB" -q <<SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+BEGIN;
+$1
+\timing on
+DELETE FROM goals WHERE user_id = '$H';
+\timing off
+ROLLBACK;
+SQL
+}
+FK=$(q "SELECT conname FROM pg_constraint WHERE conrelid = 'goal_events'::regclass AND contype = 'f'")
+echo "| the DELETE | ms |"
+echo "|---|---:|"
+echo "| as it runs: every trigger, and the cascade to $(n "$HEAVY_EVENTS") events | $(erase "") |"
+echo "| without \`goals_per_user_limit\` | $(erase "ALTER TABLE goals DISABLE TRIGGER goals_per_user_limit;") |"
+echo "| without it, nor the history's cascade | $(erase "ALTER TABLE goals DISABLE TRIGGER goals_per_user_limit; ALTER TABLE goal_events DROP CONSTRAINT $FK;") |"
