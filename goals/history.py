@@ -37,6 +37,10 @@ names them), so a client cannot claim another actor.
 When: ``clock_timestamp()`` at the write, not the statement's start: of two writes to one goal,
 the second waits for the first's row lock and is dated after it (``statement_timestamp()`` could
 date it before, when it started first). The newest-first order is ``occurred_at DESC, id DESC``.
+
+What it costs a write: nothing in Python, about 50 µs of PostgreSQL's work (the event's row and
+its indexes, mostly); 1 to 6 % of a create's CPU, 8 to 9 % of a patch's (docs/DATABASE.md,
+scripts/history_cost.py).
 """
 
 import base64
