@@ -20,11 +20,15 @@ from functools import cache
 
 from cachetools import TTLCache
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.contenttypes.models import ContentType
 from django.core.signals import setting_changed
 from django.db import connection, transaction
+from django.db.models import Q, TextField
 from django.db.models.expressions import DatabaseDefault
+from django.db.models.functions import Cast
 from django.db.models.signals import post_delete, post_save
 from psycopg import sql
 
@@ -237,12 +241,27 @@ def clerk_user_erase(*, clerk_user_id: str) -> int:
         user = User.objects.filter(clerk_user_id=clerk_user_id).first()
         goals = 0
         if user is not None:
+            _forget_admin_log(user)
             # Django's collector deletes the goals, then the user, inside this transaction (in
             # Django 5.2 it always does; ON DELETE CASCADE in the database covers every other
-            # way a user row goes, raw SQL included).
+            # way a user row goes, raw SQL included), and the database the goals' history with
+            # them (goal_events' ON DELETE CASCADE).
             _, deleted = user.delete()
             goals = deleted.get("goals.Goal", 0)
     return goals
+
+
+def _forget_admin_log(user) -> None:
+    """The admin's log of changes to the user and their goals: each entry names the object
+    (``object_repr``: a goal's title, a person's email), so it goes with them. (Entries staff
+    made about others stay: they are the staff member's.)"""
+    Goal = user.goals.model
+    types = ContentType.objects.get_for_models(Goal, type(user))
+    goal_ids = user.goals.annotate(text_id=Cast("id", TextField())).values("text_id")
+    LogEntry.objects.filter(
+        Q(content_type=types[Goal], object_id__in=goal_ids)
+        | Q(content_type=types[type(user)], object_id=str(user.pk))
+    ).delete()
 
 
 def announce_erasure(clerk_user_id: str) -> None:

@@ -69,4 +69,6 @@ EMPTY_MEANS_ABSENT = {
     "target_date_after",
     "target_date_before",
     "q",
+    "occurred_after",  # the history's (goals.history_serializers)
+    "occurred_before",
 }

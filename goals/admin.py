@@ -4,6 +4,10 @@ Archiving and erasing are different acts here, as in the API: staff archive (the
 hidden from its owner's default list, and can be restored); only a superuser can erase a goal,
 which removes a person's goal from the database for good. The erase pages say so
 (templates/admin/goals/goal/).
+
+Every write made from these pages is recorded in the goal's history as staff's (their statements
+carry the staff marker: goals.history.acting_as), and a goal's "History" page shows that history,
+every writer's, with each change's values before and after.
 """
 
 import calendar
@@ -11,12 +15,19 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from goals.models import Goal, GoalStatus
+from goals.history import acting_as
+from goals.models import TRACKED_FIELDS, Actor, Goal, GoalEventAction, GoalStatus
+
+HISTORY_PAGE_SIZE = 100
 
 # Characters of a title and an owner the change list shows (the whole value is in the tooltip):
 # long values would otherwise wrap over several lines or push the last column off a 1400 px
@@ -134,10 +145,55 @@ class GoalAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # The page's width goes to the goals: without the app list on the left, the seven
-        # columns and the filters fit side by side from about 1280 px.
-        return super().changelist_view(
-            request, {"is_nav_sidebar_enabled": False, **(extra_context or {})}
-        )
+        # columns and the filters fit side by side from about 1280 px. (Its bulk actions write:
+        # staff's, in the goals' history.)
+        with acting_as(Actor.STAFF):
+            return super().changelist_view(
+                request, {"is_nav_sidebar_enabled": False, **(extra_context or {})}
+            )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with acting_as(Actor.STAFF):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The goal's history as PostgreSQL keeps it (goals.history): every write that changed
+        it, whoever made it, newest first, each change's values before and after; filtered by
+        actor, action or field (``?actor=staff``, ``?action=archived``, ``?field=title``)."""
+        goal = self.get_object(request, unquote(object_id))
+        if goal is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, goal):
+            raise PermissionDenied
+        events = goal.events.order_by("-occurred_at", "-id")
+        chosen = {}
+        for name, choices in (("actor", Actor.values), ("action", GoalEventAction.values)):
+            if request.GET.get(name) in choices:
+                chosen[name] = request.GET[name]
+                events = events.filter(**{name: chosen[name]})
+        if request.GET.get("field") in TRACKED_FIELDS:
+            chosen["field"] = request.GET["field"]
+            events = events.filter(changes__has_key=chosen["field"])
+        paginator = self.get_paginator(request, events, HISTORY_PAGE_SIZE)
+        page = paginator.get_page(request.GET.get(PAGE_VAR, 1))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {goal}",
+            "subtitle": None,
+            "object": goal,
+            "opts": self.opts,
+            "module_name": str(self.opts.verbose_name_plural).capitalize(),
+            "page": page,
+            "page_range": paginator.get_elided_page_range(page.number),
+            "page_var": PAGE_VAR,
+            "events": [(event, _changes_shown(event.changes)) for event in page],
+            "filters": _history_filters(chosen),
+            "chosen": chosen,
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/goals/goal/history.html", context)
 
     @admin.display(description="Title", ordering="title")
     def short_title(self, goal: Goal) -> str:
@@ -181,9 +237,10 @@ class GoalAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
 
     def delete_view(self, request, object_id, extra_context=None):
-        return super().delete_view(
-            request, object_id, {"title": "Erase a goal for good", **(extra_context or {})}
-        )
+        with acting_as(Actor.STAFF):
+            return super().delete_view(
+                request, object_id, {"title": "Erase a goal for good", **(extra_context or {})}
+            )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         """Erasing a person's goal is for superusers; staff archive instead."""
@@ -216,3 +273,47 @@ class GoalAdmin(admin.ModelAdmin):
             f"Restored {count} archived goal(s): active again, back in their owners' lists.",
             messages.SUCCESS,
         )
+
+
+def _shown(field: str, value) -> str:
+    """A value of a change as staff read it: a choice by its label, nothing as a dash."""
+    if value is None:
+        return "—"
+    choices = dict(Goal._meta.get_field(field).flatchoices)
+    return str(choices.get(value, value))
+
+
+def _changes_shown(changes: dict) -> list[tuple[str, str, str]]:
+    """(field's name, before, after) for each changed field, in the order of the goal's form."""
+    return [
+        (str(Goal._meta.get_field(field).verbose_name).capitalize(), *pair)
+        for field in TRACKED_FIELDS
+        if field in changes
+        for pair in [(_shown(field, changes[field]["from"]), _shown(field, changes[field]["to"]))]
+    ]
+
+
+def _history_filters(chosen: dict) -> list[tuple[str, list[tuple[str, str, bool]]]]:
+    """The history page's filter links: (title, [(label, query string, selected)])."""
+
+    def link(name: str, value: str | None) -> str:
+        query = {**chosen, name: value}
+        return "?" + "&".join(f"{key}={val}" for key, val in query.items() if val)
+
+    groups = [
+        ("By actor", "actor", Actor.choices),
+        ("By action", "action", GoalEventAction.choices),
+        (
+            "By field",
+            "field",
+            [(f, str(Goal._meta.get_field(f).verbose_name).capitalize()) for f in TRACKED_FIELDS],
+        ),
+    ]
+    return [
+        (
+            title,
+            [("All", link(name, None), name not in chosen)]
+            + [(label, link(name, value), chosen.get(name) == value) for value, label in choices],
+        )
+        for title, name, choices in groups
+    ]

@@ -190,5 +190,91 @@ class IdempotencyKey(models.Model):
         return f"{self.key} -> {self.status_code}"
 
 
+class GoalEventAction(models.TextChoices):
+    """What a write did to a goal (goals.history)."""
+
+    CREATED = "created", "Created"  # every tracked field, each from null
+    ARCHIVED = "archived", "Archived"  # status became archived
+    RESTORED = "restored", "Restored"  # status left archived
+    UPDATED = "updated", "Updated"  # anything else
+
+
+class Actor(models.TextChoices):
+    """Who wrote (goals.history): the owner through the API, staff in the admin, or anything
+    else (a management command, a migration, SQL)."""
+
+    USER = "user", "User"
+    STAFF = "staff", "Staff"
+    SYSTEM = "system", "System"
+
+
+# The fields whose changes a goal's history records, in the order the admin shows them.
+TRACKED_FIELDS = ("title", "description", "goal_type", "value_category", "target_date", "status")
+
+
+class GoalEventQuerySet(models.QuerySet):
+    def owned_by(self, user) -> "GoalEventQuerySet":
+        """The events of ``user``'s goals (a user or its primary key), as ``Goal.owned_by``."""
+        return self.filter(user_id=getattr(user, "pk", user))
+
+
+class GoalEvent(models.Model):
+    """One write that changed at least one tracked field of a goal: written by PostgreSQL itself
+    (the triggers of migration 0009, goals.history), whoever wrote, and never edited.
+
+    ``changes`` holds exactly the fields that changed, ``{"field": {"from": ..., "to": ...}}``,
+    with their JSON values (dates as ``YYYY-MM-DD``). ``user_id`` is the goal's owner, kept equal
+    to it by the triggers (the user-wide history reads by it); the events go with their goal
+    (``ON DELETE CASCADE`` in the database too).
+    """
+
+    id = models.UUIDField(primary_key=True, db_default=RandomUUID(), editable=False)
+    goal = models.ForeignKey(
+        Goal,
+        # ON DELETE CASCADE in the database (migration 0010) does it: with a cascade in Python,
+        # Django's collector would load every goal of a user it deletes (to find their events)
+        # instead of deleting them in one statement.
+        on_delete=models.DO_NOTHING,
+        related_name="events",
+        db_index=False,  # idx_goal_events_goal leads with goal_id
+    )
+    user_id = models.UUIDField()
+    # The trigger's clock_timestamp(): a write that waited for another's row lock is later.
+    occurred_at = models.DateTimeField(db_default=Now())
+    action = models.CharField(max_length=10, choices=GoalEventAction.choices)
+    actor = models.CharField(max_length=10, choices=Actor.choices)
+    changes = models.JSONField()
+
+    objects = GoalEventQuerySet.as_manager()
+
+    class Meta:
+        db_table = "goal_events"
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=GoalEventAction.values),
+                name="goal_events_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(actor__in=Actor.values), name="goal_events_actor_valid"
+            ),
+        ]
+        indexes = [
+            # A goal's history, newest first (scanned backwards).
+            models.Index(fields=["goal", "occurred_at", "id"], name="idx_goal_events_goal"),
+            # All of a user's history, newest first, and its occurred_after/before range.
+            models.Index(fields=["user_id", "occurred_at", "id"], name="idx_goal_events_user"),
+            # When each goal last became completed (insights): only those events, a few.
+            models.Index(
+                fields=["user_id", "goal", "occurred_at"],
+                condition=models.Q(changes__status__to=GoalStatus.COMPLETED),
+                name="idx_goal_events_completed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.get_actor_display().lower()}"
+
+
 # The ``length`` lookup the description constraint uses.
 models.TextField.register_lookup(Length)

@@ -107,10 +107,12 @@ class PreparedInsert:
     What it does not do that ``save()`` does: send ``pre_save``/``post_save`` (nothing listens
     for the models it serves: tests/goals/test_prepared.py), and run a field's ``pre_save`` per
     insert (it runs once, at compile time: a field whose hook does more than read the value,
-    ``auto_now`` or a file, is refused). An unknown name is an error, as ``Model()`` makes it."""
+    ``auto_now`` or a file, is refused). An unknown name is an error, as ``Model()`` makes it.
+    ``prefix``: SQL the statement starts with (a comment naming the writer: goals.history)."""
 
-    def __init__(self, model):
+    def __init__(self, model, *, prefix: str = ""):
         self._model = model
+        self._prefix = prefix
         self._compiled = cache(self._compile)  # a few sets of names: the writable fields'
 
     def create(self, **values):
@@ -155,6 +157,7 @@ class PreparedInsert:
         compiler = query.get_compiler(router.db_for_write(self._model))
         compiler.returning_fields = returned
         ((statement, params),) = compiler.as_sql()
+        statement = self._prefix + statement
         return statement, list(params), defaults, [field.attname for field in returned]
 
 
@@ -180,12 +183,14 @@ class PreparedUpdate:
     latest 256.
 
     ``RETURNING``: Django 5.2 cannot return values from an update, and reading a trigger's
-    ``updated_at`` afterwards would cost a second query and could see a later write."""
+    ``updated_at`` afterwards would cost a second query and could see a later write.
+    ``prefix``: SQL the statement starts with (a comment naming the writer: goals.history)."""
 
-    def __init__(self, build, *, model, returning: tuple[str, ...]):
+    def __init__(self, build, *, model, returning: tuple[str, ...], prefix: str = ""):
         self._build = build  # (**shape) -> QuerySet, with Slots where values change
         self._model = model
         self._returning = returning
+        self._prefix = prefix
         self._compiled = lru_cache(maxsize=256)(self._compile)
 
     def run(self, changes: dict, *, shape: dict, **values) -> tuple | None:
@@ -208,4 +213,7 @@ class PreparedUpdate:
         statement, params = query.get_compiler(queryset.db).as_sql()
         columns = [sql.Identifier(meta.get_field(name).column) for name in self._returning]
         returning = sql.SQL(", ").join(columns)
-        return sql.SQL("{} RETURNING {}").format(sql.SQL(statement), returning), list(params)
+        statement = sql.SQL("{}{} RETURNING {}").format(
+            sql.SQL(self._prefix), sql.SQL(statement), returning
+        )
+        return statement, list(params)

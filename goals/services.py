@@ -1,6 +1,10 @@
 """Writing goals, through the ORM. Each write is one SQL statement, and the goal returned holds
 what the database wrote (id, defaults, the trigger's ``updated_at``). The statements are the
-ORM's own (``objects.create``, ``QuerySet.update``), compiled once (goals.prepared)."""
+ORM's own (``objects.create``, ``QuerySet.update``), compiled once (goals.prepared).
+
+These are the API's writes, each of the owner's goal for the owner: their statements start with
+the ``user`` marker, so the history PostgreSQL keeps records them as the user's (goals.history),
+at no cost per request."""
 
 from collections.abc import Collection
 from datetime import datetime
@@ -8,12 +12,12 @@ from datetime import datetime
 from django.db import IntegrityError
 from django.db.models import DateTimeField
 
-from goals import limits
-from goals.models import Goal, GoalStatus
+from goals import history, limits
+from goals.models import Actor, Goal, GoalStatus
 from goals.prepared import PreparedInsert, PreparedUpdate, Slot
 
 # Goal.objects.create, its INSERT compiled once (speed-up, docs/PERFORMANCE.md).
-GOAL_INSERT = PreparedInsert(Goal)
+GOAL_INSERT = PreparedInsert(Goal, prefix=history.marked(Actor.USER))
 
 
 class StaleGoal(Exception):
@@ -95,4 +99,6 @@ def _updated(*, versioned: bool):
 
 # queryset.update(**changes) with RETURNING updated_at, compiled once per set of changed
 # fields, with or without the version check (speed-up, docs/PERFORMANCE.md).
-GOAL_UPDATE = PreparedUpdate(_updated, model=Goal, returning=("updated_at",))
+GOAL_UPDATE = PreparedUpdate(
+    _updated, model=Goal, returning=("updated_at",), prefix=history.marked(Actor.USER)
+)

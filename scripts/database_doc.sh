@@ -3,6 +3,7 @@
 # (scripts/bench_scale.py leaves one: delight_bench_scale).
 #   scripts/database_doc.sh [postgresql://postgres@127.0.0.1:5432/delight_bench_scale]
 # The search comparison builds a full-text and a pg_trgm GIN index for the measurement and drops them.
+# The history's section (scripts/history_doc.sh) seeds docs/seed-history.sql the first time.
 set -euo pipefail
 DB="${1:-postgresql://postgres@127.0.0.1:5432/delight_bench_scale}"
 cd "$(dirname "$0")/.."
@@ -255,5 +256,6 @@ lock, below the requests' own 3 s, then tries again (docs/RELIABILITY.md, "When 
 in trouble"). Keep each migration quick under its lock; behind PgBouncer 1.21+ with prepared
 statements, run `RECONNECT` on its admin console after a migration that changes a column's type.
 EOF
+scripts/history_doc.sh "$DB"  # a goal's past: goal_events, its plans and its cost
 } > docs/DATABASE.md
 echo "wrote docs/DATABASE.md"

@@ -55,7 +55,10 @@ def generated(tmp_path_factory):
     sys.path.insert(0, str(out))
     try:
         package = importlib.import_module(PACKAGE)
-        operations = ("list_goals", "create_goal", "get_goal", "update_goal", "archive_goal")
+        operations = (
+            *("list_goals", "create_goal", "get_goal", "update_goal", "archive_goal"),
+            *("list_goal_history", "list_all_goal_history", "get_goal_insights"),
+        )
         api = SimpleNamespace(
             **{name: importlib.import_module(f"{PACKAGE}.api.goals.{name}") for name in operations}
         )
@@ -257,3 +260,53 @@ def invalid_body(models):
         goal_type=models.GoalTypeEnum.CONCRETE,
         value_category=models.ValueCategoryEnum.HEALTH,
     )
+
+
+def test_history_and_insights_through_the_generated_client(generated, client):
+    """A goal's past and the insights, parsed by the generated models (every field required)."""
+    _, api, models = generated
+    goal = api.create_goal.sync(
+        client=client,
+        body=models.GoalRequest(
+            title="Learn the cello",
+            goal_type=models.GoalTypeEnum.ABSTRACT,
+            value_category=models.ValueCategoryEnum.CRAFT,
+            target_date=dt.date(2027, 6, 15),
+        ),
+    )
+    for status in (models.GoalStatusEnum.PAUSED, models.GoalStatusEnum.COMPLETED):
+        api.update_goal.sync(
+            client=client, id=goal.id, body=models.PatchedGoalRequest(status=status)
+        )
+
+    page = api.list_goal_history.sync(client=client, id=goal.id, page_size=2)
+    assert isinstance(page, models.GoalHistoryPage)
+    assert [event.action for event in page.results] == [models.ActionEnum.UPDATED] * 2
+    assert page.results[0].actor == models.ActorEnum.USER
+    change = page.results[0].changes.additional_properties["status"]
+    assert (change.from_, change.to) == ("paused", "completed")
+    rest = api.list_goal_history.sync(client=client, id=goal.id, cursor=page.next_cursor)
+    assert [event.action for event in rest.results] == [models.ActionEnum.CREATED]
+    assert rest.next_cursor is None
+    created = rest.results[0].changes.additional_properties
+    assert (created["target_date"].from_, created["target_date"].to) == (None, "2027-06-15")
+
+    everything = api.list_all_goal_history.sync(
+        client=client,
+        value_category=models.ListAllGoalHistoryValueCategory.CRAFT,
+        occurred_after=page.results[-1].occurred_at,
+    )
+    assert [event.id for event in everything.results] == [event.id for event in page.results]
+
+    insights = api.get_goal_insights.sync(client=client, tz="Europe/Paris")
+    assert isinstance(insights, models.Insights)
+    assert insights.by_value_category.craft.completed == 1
+    assert insights.by_goal_type.abstract.completion_rate == 1.0
+    assert insights.by_goal_type.concrete.completion_rate is None
+    assert (insights.completed.count, insights.completed.on_time) == (1, 1)
+
+    missing = api.list_goal_history.sync_detailed(client=client, id=uuid.uuid4())
+    assert (missing.status_code, missing.parsed.detail) == (404, "Not found.")
+    bad = api.get_goal_insights.sync_detailed(client=client, tz="Mars/Olympus_Mons")
+    assert bad.status_code == 422
+    assert "tz" in bad.parsed.errors.additional_properties

@@ -227,6 +227,53 @@ def scenarios() -> list[tuple[str, list[Example]]]:
             ],
         ),
         (
+            "A goal's past: history and insights",
+            [
+                Example(
+                    "A goal's history: every change, newest first, each field before and after",
+                    "GET",
+                    f"{goal}/history",
+                    note="One event per write that changed the goal, whoever made it: `user` "
+                    "(you, through the API), `staff` (the admin) or `system` (anything else). "
+                    "The empty PATCH and the second archive above changed nothing: no event.",
+                ),
+                Example(
+                    "A page at a time: follow next_cursor",
+                    "GET",
+                    f"{goal}/history?page_size=2",
+                    note="Send `next_cursor` back as `?cursor=` for the next page; it is null on "
+                    "the last one.",
+                ),
+                Example(
+                    "The history of all my goals, filtered by the goals' current category",
+                    "GET",
+                    "/api/v1/goals/history?value_category=connection",
+                    note="Also `goal_type`, and `occurred_after` / `occurred_before` (RFC 3339 "
+                    "with a zone, inclusive), as the list's timestamps.",
+                ),
+                Example(
+                    "Insights: my goals summed up, today in my time zone",
+                    "GET",
+                    "/api/v1/goals/insights?tz=Europe/Paris",
+                    note="Every category, type and status appears, zeros included. "
+                    "`completion_rate` leaves archived goals out (null when nothing counts); a "
+                    "completed goal's completion time is when its status last became "
+                    "`completed`, from its history.",
+                ),
+                Example(
+                    "An unknown time zone: 422",
+                    "GET",
+                    "/api/v1/goals/insights?tz=Mars/Olympus_Mons",
+                ),
+                Example(
+                    "Another user's goal has no history for you: 404",
+                    "GET",
+                    f"{goal}/history",
+                    token="OTHER_TOKEN",
+                ),
+            ],
+        ),
+        (
             "Errors",
             [
                 Example(
@@ -359,6 +406,7 @@ MASKS = [
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"), "<timestamp>"),
     (re.compile(r'ETag: "\d+"'), "ETag: <version>"),
     (re.compile(r'"next_cursor": "[A-Za-z0-9_-]+"'), '"next_cursor": "<cursor>"'),
+    (re.compile(r'"today": "\d{4}-\d{2}-\d{2}"'), '"today": "<day>"'),
 ]
 
 

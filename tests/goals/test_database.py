@@ -132,7 +132,14 @@ def test_update_trigger_exists():
                 WHERE tgrelid = 'goals'::regclass AND NOT tgisinternal"""
         )
     )
-    assert set(rows) == {"update_goals_updated_at", "goals_per_user_limit"}
+    assert set(rows) == {
+        "update_goals_updated_at",
+        "goals_per_user_limit",
+        # The goal's history (migration 0010, tests/goals/test_history_database.py).
+        "goals_record_created",
+        "goals_record_changed",
+        "goals_record_owner",
+    }
     assert "BEFORE UPDATE ON public.goals FOR EACH ROW" in rows["update_goals_updated_at"]
 
 
