@@ -380,5 +380,5 @@ def test_the_history_triggers_never_stop_a_column_being_widened(column, wider):
     history trigger compared the tracked fields there, and a routine AlterField (max_length=70)
     failed with "cannot alter type of a column used in a trigger definition"."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE goals ALTER COLUMN {column} TYPE {wider}")  # noqa: S608
+        cursor.execute(f"ALTER TABLE goals ALTER COLUMN {column} TYPE {wider}")
         transaction.set_rollback(True)
