@@ -202,14 +202,21 @@ def drf_deepcopied_fields():
 
 @contextlib.contextmanager
 def drf_json_renderer():
+    """DRF's JSON renderer (the standard library's encoder). A list page's goals, which
+    PostgreSQL wrote, are read back for it to write (delight.renderers' encoder): the list's
+    figure counts that too."""
     from rest_framework import renderers
 
+    from delight.renderers import _Encoder
     from goals.views import GoalViewSet
+
+    class DRFJSONRenderer(renderers.JSONRenderer):
+        encoder_class = _Encoder
 
     with _patched(
         GoalViewSet,
         "renderer_classes",
-        [renderers.JSONRenderer, renderers.BrowsableAPIRenderer],
+        [DRFJSONRenderer, renderers.BrowsableAPIRenderer],
     ):
         yield
 
