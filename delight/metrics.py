@@ -1,12 +1,12 @@
 """Prometheus metrics: what an operator needs to see the service is healthy (docs/SCALING.md).
 
-Recorded with the official client (prometheus-client). Under gunicorn every worker is its own
-process, so the client runs in its multiprocess mode: each process writes its samples to files
-in ``PROMETHEUS_MULTIPROC_DIR`` (gunicorn.conf.py makes and cleans that directory and tells the
-client when a worker dies), and the exporter adds them up
-(https://prometheus.github.io/client_python/multiprocess/). The exporter listens on its own port
-(``METRICS_PORT``, started by gunicorn's master), never on the public one: the proxy knows
-nothing of it and the public cannot reach it.
+Recorded with the official client (prometheus-client). Under the production server
+(``python -m delight.serve``) every worker is its own process, so the client runs in its
+multiprocess mode: each process writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
+(delight.serve makes and empties that directory and tells the client when a worker dies), and
+the exporter adds them up (https://prometheus.github.io/client_python/multiprocess/). The
+exporter listens on its own port (``METRICS_PORT``, started by the server's main process), never
+on the public one: the proxy knows nothing of it and the public cannot reach it.
 
 Labels are bounded: the route is the URL pattern (``/api/v1/goals/{pk}``, ``unmatched`` for
 anything else), the method one of the HTTP methods the service knows (else ``other``).
@@ -87,7 +87,7 @@ def rate_limited(scope: str) -> None:
 
 def start_exporter(*, port: int, addr: str, multiprocess_dir: str) -> tuple:
     """Serve every process's metrics, summed, on ``addr:port`` from a thread of the calling
-    process (gunicorn's master: it outlives the workers whose samples it adds up)."""
+    process (the server's main process: it outlives the workers whose samples it adds up)."""
     registry = CollectorRegistry()
     _multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
     return start_http_server(port, addr=addr, registry=registry)

@@ -2,7 +2,7 @@
 
 Production-safe by default: DEBUG is off unless DJANGO_DEBUG=1, and with DEBUG off the process
 refuses to start without a secret key or a Clerk key. That refusal happens here, when settings load,
-so it applies under gunicorn as well as under manage.py.
+so it applies under the production server (python -m delight.serve) as well as under manage.py.
 """
 
 import ipaddress
@@ -116,7 +116,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Serve straight from the apps when collectstatic has not run (make bench, a bare gunicorn), and
+# Serve straight from the apps when collectstatic has not run (make bench, a server without the
+# image's collected files), and
 # say nothing about the missing STATIC_ROOT then.
 WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at: ")
@@ -130,9 +131,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 # --- Security -------------------------------------------------------------------------------
 BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
 # The proxies whose X-Forwarded-* headers are believed: addresses or networks, "*" for any peer.
-# The same variable tells gunicorn whom to believe about the scheme (gunicorn.conf.py). From any
-# other peer delight.middleware.ForwardedHeadersMiddleware drops those headers, so a client that
-# can reach the app directly cannot claim HTTPS or another address (issue 12, item 10).
+# From any other peer delight.middleware.ForwardedHeadersMiddleware drops those headers, so a
+# client that can reach the app directly cannot claim HTTPS or another address (issue 12,
+# item 10). The production server passes them through untouched: the app alone decides.
 TRUSTED_PROXIES = env_list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
 for _entry in TRUSTED_PROXIES:
     try:

@@ -22,8 +22,7 @@ temporary directory, each on a free loopback port, never the server on 127.0.0.1
 
 The service's database is created on the primary and migrated (through the primary's own
 address, as a release job does), then the service starts as production does (DEBUG off, JSON
-logs, a generated RS256 key; `python -m delight.serve` when delight/serve.py exists, else
-gunicorn with gunicorn.conf.py; --server-command overrides) with
+logs, a generated RS256 key; `python -m delight.serve`; --server-command overrides) with
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/delight?target_session_attrs=read-write
 
@@ -101,7 +100,8 @@ RECOVERY_SECONDS = 10.0
 # the request that waited on the old primary ends by kill + 10 s, the next one's connection at
 # kill + 13 s = promotion + 11.5 s. The recovery allowance grows by that much in this mode.
 CONNECT_TIMEOUT_SECONDS = 3.0
-# Past gunicorn's own 30 s worker timeout, so a worker killed for hanging shows as what it is.
+# Past the server's own 30 s request bound (WEB_TIMEOUT), so a request cut for hanging shows as
+# what it is.
 CLIENT_TIMEOUT_SECONDS = 40.0
 WEB_WORKERS = 2
 
@@ -405,10 +405,7 @@ class Cluster:
 
 
 def default_server_command() -> str:
-    if (ROOT / "delight/serve.py").exists():
-        return f"{sys.executable} -m delight.serve"
-    gunicorn = BIN / "gunicorn"
-    return f"{gunicorn} delight.wsgi:application -c gunicorn.conf.py --bind 127.0.0.1:{{port}}"
+    return f"{sys.executable} -m delight.serve"
 
 
 def database_url(cluster: Cluster, form: str) -> str:
@@ -755,7 +752,7 @@ def main() -> int:
         "--server-command",
         default=None,
         help="how the service starts; {port} is replaced, PORT is set "
-        "(default: python -m delight.serve when delight/serve.py exists, else gunicorn)",
+        "(default: python -m delight.serve)",
     )
     parser.add_argument(
         "--keep-sync-names",
