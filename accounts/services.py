@@ -34,6 +34,7 @@ from psycopg import sql
 
 from accounts import revocations
 from accounts.models import CLERK_USERNAME_PREFIX, ErasedClerkUser
+from delight.postgresql.retry import transaction_once_more
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +118,15 @@ def _lock_clerk_id(clerk_user_id: str) -> None:
         )
 
 
+@transaction_once_more
 def _create_on_first_sight(clerk_user_id: str):
     """Insert the account unless the Clerk id is erased (or someone created it meanwhile).
 
     One statement under the lock: the tombstone check and the INSERT see the same snapshot,
     taken after the lock was granted, so an erasure that committed while this request waited is
     seen. Race-safe for concurrent first requests too: they wait for the lock, then find the row.
+    A session opened while the database was read-only is refused once it is writable again: the
+    transaction then runs once more on a new connection.
     """
     User = get_user_model()
     user = User(

@@ -29,6 +29,7 @@ from accounts.clerk import is_clerk_id
 from accounts.models import WebhookDelivery
 from delight.links import web_url
 from delight.parsers import StrictJSONParser
+from delight.postgresql.retry import transaction_once_more
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +132,7 @@ def process(delivery: Delivery) -> str:
     index until the first commits, then finds it."""
     handler = _HANDLERS.get(delivery.event_type)
     clerk_user_id = _user_id(delivery) if handler is not None else None
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                WebhookDelivery.objects.create(id=delivery.svix_id, event_type=delivery.event_type)
-        except IntegrityError:
-            outcome = DUPLICATE
-        else:
-            outcome = handler(delivery, clerk_user_id) if handler else IGNORED
-            WebhookDelivery.objects.filter(received_at__lt=Now() - DELIVERY_RETENTION).delete()
+    outcome = _apply(delivery, handler, clerk_user_id)
     if delivery.event_type == "user.deleted" and services.is_erased(clerk_user_id):
         # Once committed; on a redelivery too, in case the first announcement failed.
         try:
@@ -148,6 +141,19 @@ def process(delivery: Delivery) -> str:
             logger.exception("clerk webhook %s: erased, but not announced", delivery.svix_id)
             raise AnnouncementFailed() from None
     return outcome
+
+
+@transaction_once_more
+def _apply(delivery: Delivery, handler, clerk_user_id: str | None) -> str:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                WebhookDelivery.objects.create(id=delivery.svix_id, event_type=delivery.event_type)
+        except IntegrityError:
+            return DUPLICATE
+        outcome = handler(delivery, clerk_user_id) if handler else IGNORED
+        WebhookDelivery.objects.filter(received_at__lt=Now() - DELIVERY_RETENTION).delete()
+        return outcome
 
 
 def _user_id(delivery: Delivery) -> str:

@@ -23,6 +23,7 @@ from django.db.models.functions import Now
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from delight.postgresql.retry import transaction_once_more
 from goals.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -60,6 +61,7 @@ def fingerprint(data) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@transaction_once_more
 def run_once(*, user, key: str, data, run, render) -> Response:
     """``run()`` (the create) once per user and key; its answer again for a retry.
 

@@ -159,16 +159,35 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.close()  # inside atomic(): closed now, forgotten when the block exits
         if not again:
             return False
-        metrics.database_error(found.kind)
-        logger.warning(
-            "database %s (SQLSTATE %s): %s; running the statement again on a new connection",
-            found.kind,
-            trouble.sqlstate_of(exc) or "-",
-            trouble.message(trouble.driver_error(exc)),
-        )
+        self._running_again(found, exc, "statement")
         self.ensure_connection()
         cursor.cursor = self.create_cursor()
         return True
+
+    def recover_transaction(self, exc: BaseException) -> bool:
+        """After ``exc`` ended a whole transaction (its outermost ``atomic()`` has exited): True
+        if it may run once more (``delight.postgresql.retry``): the server refused it, so
+        nothing was written, and the deadline leaves room for a new connection."""
+        found = trouble.classify(exc)
+        if found is None or found.retry != trouble.REFUSED or self.in_atomic_block:
+            return False
+        left = deadline.remaining()
+        if left is not None and left <= self._reconnect_seconds():
+            return False
+        if found.drop:
+            self.close()  # already closed where the error showed it; the next run opens anew
+        self._running_again(found, exc, "transaction")
+        return True
+
+    def _running_again(self, found, exc: BaseException, what: str) -> None:
+        metrics.database_error(found.kind)
+        logger.warning(
+            "database %s (SQLSTATE %s): %s; running the %s again on a new connection",
+            found.kind,
+            trouble.sqlstate_of(exc) or "-",
+            trouble.message(trouble.driver_error(exc)),
+            what,
+        )
 
     def _may_run_again(self, found, cursor, sql) -> bool:
         if found.retry == trouble.NEVER or sql is None:

@@ -9,10 +9,12 @@ import logging
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
@@ -396,21 +398,76 @@ def test_a_write_refused_again_on_the_new_connection_is_a_503_and_that_connectio
     assert api.patch(f"{GOALS}/{goal.id}", {"title": "Written"}, format="json").status_code == 200
 
 
+def read_only_database(admin: psycopg.Connection, on: bool) -> None:
+    database = sql.Identifier(connection.settings_dict["NAME"])
+    change = (
+        "SET default_transaction_read_only = on" if on else "RESET default_transaction_read_only"
+    )
+    admin.execute(sql.SQL("ALTER DATABASE {} " + change).format(database))
+
+
 @pytest.mark.django_db(transaction=True)
-def test_read_only_inside_a_transaction_is_a_503_and_the_connection_is_dropped(alice):
-    """Idempotency-Key's create runs in atomic(): nothing is run again there (what came before
-    in the transaction is gone), but the connection is not kept."""
+def test_a_transaction_refused_by_a_read_only_session_runs_again_on_a_new_connection(alice, caplog):
+    """Idempotency-Key's create runs in atomic(): no statement in it runs again (what came before
+    in the transaction is gone), but the whole transaction does, once, on a new connection."""
     api = client_for(alice)
     assert api.get(GOALS).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    stale = connection.connection
     body = {"title": "Once", "goal_type": "concrete", "value_category": "craft"}
-    response = api.post(GOALS, body, format="json", HTTP_IDEMPOTENCY_KEY="key-read-only")
-    assert response.status_code == 503
-    assert response["Retry-After"] == "5"
-    assert connection.connection is None  # the next statement opens a new one
-    created = api.post(GOALS, body, format="json", HTTP_IDEMPOTENCY_KEY="key-read-only")
+    with caplog.at_level(logging.WARNING, logger="delight.database"):
+        created = api.post(GOALS, body, format="json", HTTP_IDEMPOTENCY_KEY="key-read-only")
     assert created.status_code == 201
+    assert stale.closed
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "delight.database"]
+    assert line.startswith("database read_only (SQLSTATE 25006): cannot execute INSERT")
+    assert line.endswith("running the transaction again on a new connection")
+    replayed = api.post(GOALS, body, format="json", HTTP_IDEMPOTENCY_KEY="key-read-only")
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert Goal.objects.filter(user=alice, title="Once").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_refused_again_is_a_503_and_its_connection_goes(alice):
+    """The database itself read-only: the one more run is refused too, and nothing runs a third
+    time; the key stays free for the client's retry once the database accepts writes."""
+    api = client_for(alice)
+    body = {"title": "Once", "goal_type": "concrete", "value_category": "craft"}
+    before = counted("read_only")
+    with other_connection(autocommit=True) as admin:
+        read_only_database(admin, True)
+        try:
+            connection.close()
+            response = api.post(GOALS, body, format="json", HTTP_IDEMPOTENCY_KEY="key-standby")
+            assert response.status_code == 503
+            assert response["Retry-After"] == "5"
+            assert connection.connection is None  # the next statement opens a new one
+        finally:
+            read_only_database(admin, False)
+    assert counted("read_only") == before + 2  # the run, its one more run; then the 503
+    created = api.post(GOALS, body, format="json", HTTP_IDEMPOTENCY_KEY="key-standby")
+    assert created.status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_users_first_request_on_a_session_opened_while_read_only_goes_through():
+    """The outside test's flake (CI): a worker's connection opened while the database was
+    read-only served reads, and stayed read-only after the database accepted writes again; a new
+    user's first request (which creates the account, in a transaction) was its first write."""
+    api = client_for(SimpleNamespace(clerk_user_id="user_first_after_standby"))
+    with other_connection(autocommit=True) as admin:
+        read_only_database(admin, True)
+        try:
+            connection.close()
+            assert show("transaction_read_only") == "on"  # this session is a standby's
+        finally:
+            read_only_database(admin, False)
+    assert show("transaction_read_only") == "on"  # and stays one
+    response = api.get(GOALS)
+    assert response.status_code == 200
+    assert show("transaction_read_only") == "off"
+    assert get_user_model().objects.filter(clerk_user_id="user_first_after_standby").exists()
 
 
 @pytest.mark.skipif(
