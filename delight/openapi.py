@@ -69,6 +69,8 @@ EMPTY_MEANS_ABSENT = {
     "target_date_after",
     "target_date_before",
     "q",
-    "occurred_after",  # the history's (goals.history_serializers)
+    "occurred_after",  # the history's and the insights' (goals.history_serializers)
     "occurred_before",
+    "page_size",  # the default page size (an empty cursor names no position: 422)
+    "tz",
 }

@@ -101,17 +101,18 @@ UNKNOWN_ZONE = OpenApiResponse(
 )
 
 
-def _query(name: str, kind, description: str, example) -> OpenApiParameter:
+def _query(
+    name: str, kind, description: str, example, *, not_set: bool = False
+) -> OpenApiParameter:
+    """A query parameter; ``not_set`` (an example with the empty value, first, so that Swagger
+    UI's "Try it out", which takes the first example, sends nothing: goals.schema) where the
+    empty value means "not given" (``delight.openapi.EMPTY_MEANS_ABSENT``) and its schema holds
+    it (a string; not an integer or an enum)."""
+    examples = [OpenApiExample(name, value=example)]
+    if not_set:
+        examples.insert(0, OpenApiExample("Not set", value="", summary="(not set)"))
     return OpenApiParameter(
-        name,
-        kind,
-        OpenApiParameter.QUERY,
-        description=description,
-        # "Not set" first: Swagger UI's "Try it out" takes the first example (goals.schema).
-        examples=[
-            OpenApiExample("Not set", value="", summary="(not set)"),
-            OpenApiExample(name, value=example),
-        ],
+        name, kind, OpenApiParameter.QUERY, description=description, examples=examples
     )
 
 
@@ -119,7 +120,7 @@ PAGE_PARAMETERS = [
     _query(
         "cursor",
         {"type": "string", "maxLength": 200},
-        "The `next_cursor` of the page before; absent for the first page.",
+        "The `next_cursor` of the page before; absent for the first page (empty is 422).",
         "MTc2NDk5NDY2MjEyMzQ1Ni43ZDBjNWYwZTNhNGU0YjhlOWE1OTBjMWQyZTNmNGE1Yg",
     ),
     _query(
@@ -138,6 +139,7 @@ def _timestamp(name: str, description: str) -> OpenApiParameter:
         f"{description} RFC 3339 with a zone (`Z` or an offset; send a `+` as `%2B`); a naive or "
         "malformed one is 422. Inclusive.",
         "2026-11-18T10:30:00Z",
+        not_set=True,
     )
 
 
@@ -164,8 +166,9 @@ TZ = _query(
     "tz",
     {"type": "string", "maxLength": 64, "default": "UTC"},
     'The IANA time zone that sets "today" and the day each goal was completed (default '
-    "UTC); an unknown one is 422.",
+    "UTC, also when empty); an unknown one is 422.",
     "Europe/Paris",
+    not_set=True,
 )
 
 PAGE_DESCRIPTION = (

@@ -55,7 +55,9 @@ class TimestampParam(serializers.Field):
 
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # "localtime" is a file in the zone directory (Debian's link to /etc/localtime), not an
+    # IANA name: whatever zone the server runs in.
+    return frozenset(available_timezones()) - {"localtime"}
 
 
 class TimeZoneParam(serializers.Field):
@@ -105,8 +107,9 @@ class InsightsParams(serializers.Serializer):
 
 def validated(params_class, query_params) -> dict:
     """The query parameters ``params_class`` declares, validated; a 422 naming each bad one.
-    An empty filter is no filter, as on the goal list (``EMPTY_MEANS_ABSENT``, which the OpenAPI
-    document declares); an empty ``cursor``, ``page_size`` or ``tz`` is a 422, as there."""
+    As on the goal list, an empty value is a parameter not given (``?page_size=`` is the default
+    page size), which the OpenAPI document declares (``EMPTY_MEANS_ABSENT``), but for an empty
+    ``cursor``: it names no position, a 422."""
     data = {
         name: query_params[name]
         for name in params_class._declared_fields

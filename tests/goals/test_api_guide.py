@@ -43,8 +43,9 @@ service stops answering as shown (ids, timestamps and tokens aside).
 
 ```sh
 export TOKEN=<the token make run printed>
-# a second user, for the isolation examples:
-export OTHER_TOKEN=$(.venv/bin/python manage.py dev_token user_other)
+# a second user, for the isolation examples (DJANGO_DEBUG=1 as make run has it: with
+# DATABASE_URL set and DEBUG off, manage.py asks for a secret key and prints no token):
+export OTHER_TOKEN=$(DJANGO_DEBUG=1 .venv/bin/python manage.py dev_token user_other)
 ```
 
 Tokens live for an hour by default (`dev_token <user_id> --ttl SECONDS`). With a real Clerk

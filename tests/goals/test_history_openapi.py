@@ -95,7 +95,13 @@ def test_the_parameters_are_declared_with_examples(schema):
     for path in ("/api/v1/goals/{id}/history", "/api/v1/goals/history", "/api/v1/goals/insights"):
         for name, parameter in parameters(path).items():
             assert parameter["examples"], name
-            # An empty filter is no filter (as on the list); an empty cursor, size or zone a 422.
-            empty_is_absent = name not in {"cursor", "page_size", "tz"}
+            # An empty value is a value not given (as on the list); an empty cursor a 422.
+            empty_is_absent = name != "cursor"
             assert parameter.get("allowEmptyValue", False) is empty_is_absent, name
+            # Every example holds to the parameter's own schema (the empty one where it is
+            # valid: Swagger UI and schemathesis send examples).
+            for example in parameter["examples"].values():
+                if example["value"] == "":
+                    assert empty_is_absent and parameter["schema"]["type"] == "string", name
+                    assert "enum" not in parameter["schema"], name
     assert parameters("/api/v1/goals/history")["page_size"]["schema"]["maximum"] == 100

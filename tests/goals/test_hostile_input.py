@@ -49,6 +49,21 @@ def test_ten_thousand_query_parameters_are_a_4xx(api, timed):
     assert response["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", [GOALS, f"{GOALS}/history", f"{GOALS}/insights", "/api/v1/schema"])
+def test_too_many_query_parameters_are_the_same_json_400_with_debug_on(
+    api, settings, debug, path, timed
+):
+    """With DEBUG on (make run), Django's debug page read the query string again and failed on
+    it: the development server answered a plain-text 500 (found by a client author)."""
+    settings.DEBUG = debug
+    query = "&".join(f"x{i}=1" for i in range(1_001))
+    response = api.get(f"{path}?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Bad request."}
+
+
 def test_a_16_kib_authorization_header_is_401(api_client, timed):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer " + "a" * 16 * 1024)
     response = api_client.get(GOALS)
