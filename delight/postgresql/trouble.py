@@ -45,6 +45,13 @@ class NoAnswer(psycopg.OperationalError):
 # A statement prepared before a schema change whose result columns changed type (a column
 # widened): PostgreSQL refuses to run it, and only a new connection (a new PREPARE) helps.
 CACHED_PLAN = "cached plan must not change result type"
+# The same in a PL/pgSQL function (the history trigger, goals/migrations/0011): the session keeps
+# the plans of the function's statements, typed by the row's columns, and a column whose type
+# changed (varchar to text: a CharField made a TextField) makes them fail with 42804
+# datatype_mismatch, "type of parameter 20 (text) does not match that when preparing the plan
+# (character varying)", for the session's life (an operator found every create a 500 for ten
+# minutes, until CONN_MAX_AGE replaced the connections).
+FUNCTION_PLAN = "does not match that when preparing the plan"
 
 _BY_SQLSTATE = {
     # A standby after a failover, or default_transaction_read_only: the session stays
@@ -98,6 +105,8 @@ def classify(exc: BaseException) -> Trouble | None:
     sqlstate = getattr(error, "sqlstate", None)
     if sqlstate == "0A000":
         return _CACHED_PLAN if CACHED_PLAN in message(error) else None
+    if sqlstate == "42804":
+        return _CACHED_PLAN if FUNCTION_PLAN in message(error) else None
     trouble = _BY_SQLSTATE.get(sqlstate)
     if trouble is not None:
         return trouble

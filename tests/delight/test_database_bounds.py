@@ -496,6 +496,40 @@ def test_a_stale_prepared_plan_runs_again_on_a_new_connection(alice):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_trigger_s_stale_plan_after_a_column_became_text_runs_again(alice):
+    """Found by an operator: after ``ALTER COLUMN value_category TYPE text`` (a CharField made a
+    TextField), every create on a connection that had run the history trigger before was a 500
+    (42804, "type of parameter ... does not match that when preparing the plan") until the
+    connection was replaced, ten minutes later; and back to varchar, every PATCH of the
+    category. Each now runs again on a new connection."""
+    api = client_for(alice)
+    body = {"title": "Before", "goal_type": "concrete", "value_category": "craft"}
+    assert api.post(GOALS, body, format="json").status_code == 201  # the trigger's plans made
+    stale = connection.connection
+    before = counted("cached_plan")
+    with other_connection(autocommit=True) as admin:
+        admin.execute("ALTER TABLE goals ALTER COLUMN value_category TYPE text")
+        try:
+            created = api.post(GOALS, {**body, "title": "After"}, format="json")
+            assert created.status_code == 201, created.content
+            goal = created.json()["id"]
+            assert stale.closed
+            assert counted("cached_plan") == before + 1
+            patched = api.patch(f"{GOALS}/{goal}", {"value_category": "health"}, format="json")
+            assert patched.status_code == 200
+            stale = connection.connection
+            admin.execute("ALTER TABLE goals ALTER COLUMN value_category TYPE varchar(50)")
+            patched = api.patch(f"{GOALS}/{goal}", {"value_category": "growth"}, format="json")
+            assert patched.status_code == 200, patched.content
+            assert stale.closed
+        finally:
+            connection.close()
+            admin.execute("ALTER TABLE goals ALTER COLUMN value_category TYPE varchar(50)")
+    events = api.get(f"{GOALS}/{goal}/history").json()["results"]
+    assert [e["changes"]["value_category"]["to"] for e in events] == ["growth", "health", "craft"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_read_whose_connection_went_away_runs_again_a_write_does_not():
     GoalFactory()
     with other_connection(autocommit=True) as admin:
