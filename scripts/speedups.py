@@ -358,17 +358,6 @@ def orm_get_object():
 
 
 @contextlib.contextmanager
-def drf_negotiation():
-    """DRF's negotiation, the Accept header parsed and matched on every request."""
-    from rest_framework.negotiation import DefaultContentNegotiation
-
-    from delight.negotiation import ContentNegotiation
-
-    with _patched(ContentNegotiation, "select_renderer", DefaultContentNegotiation.select_renderer):
-        yield
-
-
-@contextlib.contextmanager
 def cache_rate_counter():
     """Without REDIS_URL, the counts in Django's in-memory cache (add, then incr), as before."""
     from django.core.cache import cache
@@ -531,7 +520,6 @@ SPEEDUPS = {
         "DATABASES OPTIONS server_side_binding + prepare_threshold (delight/settings.py)",
         no_prepared_statements,
     ),
-    "negotiation-remembered": ("delight.negotiation.ContentNegotiation", drf_negotiation),
     "local-rate-counter": ("delight.throttling.LocalCounter", cache_rate_counter),
     "prepared-row-names-once": ("goals.prepared.PreparedQuery.rows, _row_of", row_names_per_run),
     "api-chain": ("delight.wsgi (PAGES_ONLY)", every_request_through_every_middleware),
