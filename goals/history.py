@@ -1,10 +1,11 @@
 """A goal's past: every write that changes a tracked field, kept by PostgreSQL (goal_events), read
 a page at a time, and summed up as insights.
 
-Who writes the events: two triggers on ``goals`` (migration 0010), so every writer is recorded
-whatever path it takes: the API's prepared INSERT and UPDATE, the admin, a management command,
-``QuerySet.update()``, plain SQL. A write that changes none of the tracked fields
-(``models.TRACKED_FIELDS``) records nothing: the trigger's ``WHEN`` clause compares them.
+Who writes the events: triggers on ``goals`` (migration 0011: a goal created, changed, moved to
+another owner), so every writer is recorded whatever path it takes: the API's prepared INSERT and
+UPDATE, the admin, a management command, ``QuerySet.update()``, plain SQL. A write that changes
+none of the tracked fields (``models.TRACKED_FIELDS``) records nothing: the trigger's function
+compares them (not a ``WHEN`` clause, which would stop a column it names being widened).
 
 Why triggers of our own, not django-pghistory (checked against its 3.9 source, with this
 project's settings):
@@ -292,20 +293,34 @@ def goal_insights(*, user, tz: ZoneInfo) -> dict:
     }
 
 
-def prune(*, older_than_days: int) -> int:
+PRUNE_BATCH = 5_000
+# A batch of prunable events, each a statement of its own (autocommit): a first prune of a long
+# history is many short deletes, each well inside the statement bound (5 s, docs/RELIABILITY.md),
+# instead of one that would run into it, be cancelled and delete nothing, every night.
+_PRUNE = """
+DELETE FROM goal_events WHERE id IN (
+    SELECT id FROM goal_events
+     WHERE occurred_at < now() - make_interval(days => %s)
+       AND action = 'updated' AND NOT changes ? 'status'
+     LIMIT %s)
+"""
+
+
+def prune(*, older_than_days: int, batch: int = PRUNE_BATCH) -> int:
     """Delete the events older than ``older_than_days`` that neither created a goal nor changed
-    its status (edits of its title, description, type, category or date); how many went.
+    its status (edits of its title, description, type, category or date), ``batch`` at a time;
+    how many went.
 
     What stays: every goal's created event (its history still starts at the beginning) and every
     status change (archived, restored, completed: what insights read). Events are never edited,
     but they may be deleted: here, with their goal, and with their owner."""
+    deleted = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM goal_events WHERE occurred_at < now() - make_interval(days => %s) "
-            "AND action = 'updated' AND NOT changes ? 'status'",
-            [older_than_days],
-        )
-        return cursor.rowcount
+        while True:
+            cursor.execute(_PRUNE, [older_than_days, batch])
+            deleted += cursor.rowcount
+            if cursor.rowcount < batch:
+                return deleted
 
 
 __all__ = [

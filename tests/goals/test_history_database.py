@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
-from goals.history import acting_as, marked
+from goals.history import acting_as, marked, prune
 from goals.models import Actor, Goal, GoalEvent
 from tests.conftest import client_for
 from tests.factories import GoalFactory, UserFactory
@@ -369,6 +369,21 @@ def test_pruning_keeps_creations_and_status_changes(alice):
     assert all(e.changes != {"title": {"from": "a", "to": "b"}} for e in events_of(goal))
     with pytest.raises(CommandError):
         call_command("prune_goal_history", "--older-than-days", "0")
+
+
+def test_pruning_deletes_a_batch_at_a_time_until_none_is_left(alice):
+    """A first prune of a long history is many short statements, not one past the bound."""
+    goal = GoalFactory(user=alice)
+    for number in range(7):
+        execute(
+            "INSERT INTO goal_events (goal_id, user_id, occurred_at, action, actor, changes) "
+            "VALUES (%s, %s, now() - interval '40 days', 'updated', 'system', %s)",
+            [goal.id, alice.pk, f'{{"title": {{"from": "{number}", "to": "x"}}}}'],
+        )
+    with CaptureQueriesContext(connection) as queries:
+        assert prune(older_than_days=30, batch=3) == 7
+    assert [q["sql"].lstrip()[:6] for q in queries.captured_queries] == ["DELETE"] * 3  # 3, 3, 1
+    assert [e.action for e in events_of(goal)] == ["created"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ class Command(BaseCommand):
     help = (
         "Delete goal events older than --older-than-days that changed neither a goal's status "
         "nor created it (a goal's history keeps its creation and every status change, what "
-        "insights read). There is no retention by default: run it only to cap the history."
+        "insights read), a batch at a time. There is no retention by default: run it only to "
+        "cap the history."
     )
 
     def add_arguments(self, parser):
