@@ -115,12 +115,7 @@ def _database_error(exc: DatabaseError):
     found = trouble.classify(exc)
     if found is not None:
         metrics.database_error(found.kind)
-        logger.warning(
-            "database %s (SQLSTATE %s): %s",
-            found.kind,
-            trouble.sqlstate_of(exc) or "-",
-            trouble.message(trouble.driver_error(exc)),
-        )
+        logger.warning("%s", trouble.described(found, exc))
         return ServiceUnavailable()
     if isinstance(exc, DataError):
         metrics.database_error("data")

@@ -182,11 +182,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _running_again(self, found, exc: BaseException, what: str) -> None:
         metrics.database_error(found.kind)
         logger.warning(
-            "database %s (SQLSTATE %s): %s; running the %s again on a new connection",
-            found.kind,
-            trouble.sqlstate_of(exc) or "-",
-            trouble.message(trouble.driver_error(exc)),
-            what,
+            "%s; running the %s again on a new connection", trouble.described(found, exc), what
         )
 
     def _may_run_again(self, found, cursor, sql) -> bool:

@@ -91,6 +91,14 @@ KINDS = tuple(
 )
 
 
+def described(found: Trouble, exc: BaseException) -> str:
+    """The log line's words for ``exc``: "database read_only (SQLSTATE 25006): cannot execute
+    UPDATE in a read-only transaction" (the server's primary message, never a row's values)."""
+    return (
+        f"database {found.kind} (SQLSTATE {sqlstate_of(exc) or '-'}): {message(driver_error(exc))}"
+    )
+
+
 def driver_error(exc: BaseException) -> BaseException:
     """psycopg's exception behind Django's (Django raises its own ``from`` psycopg's)."""
     cause = exc.__cause__
