@@ -51,6 +51,12 @@ wrapper costs a request about half a microsecond, two with a body (measured in-p
   exits; a worker still busy after ``WEB_GRACEFUL_TIMEOUT`` seconds is killed.
 - Logs: the app writes one JSON line per request (delight.requestlog); granian's own lines go
   through the same logging configuration (settings.LOGGING), and granian's access log stays off.
+- Secrets stay out of requests. granian builds every request's WSGI environ on a copy of the
+  process environment (granian/wsgi.py: ``basic_env = dict(os.environ)``), so ``request.META``
+  would carry ``DJANGO_SECRET_KEY``, ``DATABASE_URL`` and the rest into anything that prints it
+  (Django's error e-mails show META, and their filter misses a password inside a URL); gunicorn
+  never put the process environment there. Each worker forgets those variables once the
+  settings have read them, before granian makes its copy (``forget_secrets``).
 - One server per port: granian's listeners share their port (``SO_REUSEPORT``), so a second
   server started on a port already served would quietly take half of its connections; this
   refuses to start instead.
@@ -67,6 +73,7 @@ import fcntl
 import io
 import logging
 import os
+import re
 import resource
 import shutil
 import socket
@@ -393,7 +400,25 @@ def load_application(target: str):
         wrapped, port=config.port, request_timeout=float(config.request_timeout)
     )
     wrapped.watchdog.start()
+    forget_secrets()  # granian copies the process environment into requests after this returns
     return wrapped
+
+
+# A variable of the process environment that no request may carry: Django's own pattern for
+# settings to hide (django.views.debug.SafeExceptionReporterFilter.hidden_settings), and any URL
+# or DSN (either may hold a password). libpq's own variables (PG*) stay: libpq reads them again
+# at every new connection.
+_SECRET_NAME = re.compile(r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|URL|DSN", flags=re.IGNORECASE)
+
+
+def forget_secrets(environ=os.environ) -> list[str]:
+    """Take the secrets out of ``environ`` (the process environment): the settings have read
+    them when this runs (``load_application``, after the application is imported), and granian
+    copies what is left into every request's WSGI environ. Returns the names taken out."""
+    names = [name for name in environ if _SECRET_NAME.search(name) and not name.startswith("PG")]
+    for name in names:
+        del environ[name]
+    return names
 
 
 # --- The main process ----------------------------------------------------------------------------

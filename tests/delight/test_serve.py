@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import time
+from unittest import mock
 
 import pytest
 
@@ -439,7 +440,10 @@ def test_main_loads_everything_then_serves_the_wrapped_application(environ, monk
         assert log_config["formatters"]  # settings.LOGGING, copied
         text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
         assert "python_info" not in text  # the multiprocess collector, not this process's
-        application = server.loader(serve.TARGET)
+        with mock.patch.dict(os.environ):  # the worker's loader forgets the secrets: not ours
+            application = server.loader(serve.TARGET)
+            assert "DJANGO_SECRET_KEY" not in os.environ
+        assert "DJANGO_SECRET_KEY" in os.environ
         try:
             assert isinstance(application, serve.Application)
             assert application.client_timeout == 10.0

@@ -17,7 +17,7 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
-from delight import throttling
+from delight import serve, throttling
 from goals.models import Goal
 from tests.factories import GoalFactory, UserFactory
 from tests.ops.servers import Server
@@ -378,6 +378,54 @@ def test_workers_over_their_memory_bound_are_replaced_without_a_failed_request(
         assert len(replaced) >= 2
     finally:
         served.close()
+
+
+def test_no_request_carries_the_secrets_of_the_process_environment(
+    django_db_setup, django_db_blocker
+):
+    """granian builds each request's WSGI environ on a copy of the process environment: the
+    settings' secrets (and any variable named like one) are forgotten by each worker before
+    that copy, so request.META never holds them. libpq's own variables stay (it reads them at
+    every new connection), and so do the rest."""
+    secrets = {
+        "DJANGO_SECRET_KEY": "s" * 50,
+        "CLERK_WEBHOOK_SIGNING_SECRET": "whsec_dGVzdA==",
+        "SENTRY_DSN": "",
+        "REDIS_URL": "",
+        "OPERATOR_API_TOKEN": "t0ps3cret",
+    }
+    kept = {"PGAPPNAME": "delight-test", "DELIGHT_TEST_MARKER": "1"}
+    with django_db_blocker.unblock():
+        served = Server(
+            env={**secrets, **kept, "WEB_APPLICATION": "tests.ops.environ_app:application"}
+        )
+    try:
+        names = set(requests.get(f"{served.url}/api/v1/goals", timeout=10).json())
+        assert not names & {*secrets, "DATABASE_URL", "CLERK_JWT_KEY"}, names
+        assert {*kept, "PATH_INFO", "REQUEST_METHOD", "DJANGO_SETTINGS_MODULE"} <= names
+    finally:
+        served.close()
+
+
+def test_forget_secrets_takes_out_what_may_hold_one():
+    environ = {
+        "DATABASE_URL": "postgresql://u:p@h/d",
+        "DJANGO_SECRET_KEY": "k",
+        "AWS_SECRET_ACCESS_KEY": "k",
+        "GITHUB_TOKEN": "t",
+        "SENTRY_DSN": "https://k@o/1",
+        "SOME_PASSWORD": "p",
+        "PGPASSWORD": "p",
+        "PATH": "/usr/bin",
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": "metrics",
+    }
+    taken = serve.forget_secrets(environ)
+    assert sorted(taken) == [
+        "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "DJANGO_SECRET_KEY", "GITHUB_TOKEN",
+        "SENTRY_DSN", "SOME_PASSWORD",
+    ]  # fmt: skip
+    assert set(environ) == {"PGPASSWORD", "PATH", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 # --- item 10: X-Forwarded-For from the right hop only ---------------------------------------
