@@ -9,10 +9,11 @@ at no cost per request."""
 from collections.abc import Collection
 from datetime import datetime
 
-from django.db import IntegrityError
+from django.db import IntegrityError, router
 from django.db.models import DateTimeField
+from django.http import Http404
 
-from goals import history, limits
+from goals import history, limits, selectors
 from goals.models import Actor, Goal, GoalStatus
 from goals.prepared import PreparedInsert, PreparedUpdate, Slot
 
@@ -83,6 +84,26 @@ def goal_update(
     return goal
 
 
+def goal_patch(
+    *, user, pk, changes: dict, expected_versions: Collection[datetime] | None = None
+) -> Goal:
+    """Apply ``changes`` to the user's goal ``pk`` (a ``PATCH``) and return the goal as written.
+
+    Without ``If-Match`` (``expected_versions`` None) that is one statement: ``UPDATE ...
+    RETURNING`` the whole row (``GOAL_PATCH``); a goal that is not the user's matches nothing and
+    is ``Http404``, as a read of it would be. With ``If-Match``, or with nothing to change, the
+    goal is read first (``goal_update``: the version the client named is checked against the
+    one read, and the write is made at that version).
+    """
+    if expected_versions is not None or not changes:
+        goal = selectors.goal_get(user=user, pk=pk)
+        return goal_update(goal=goal, changes=changes, expected_versions=expected_versions)
+    row = GOAL_PATCH.run(changes, shape={"versioned": False}, owner=user.pk, pk=pk)
+    if row is None:
+        raise Http404
+    return Goal.from_db(router.db_for_write(Goal), _COLUMNS, row)
+
+
 def goal_archive(*, goal: Goal, expected_versions: Collection[datetime] | None = None) -> Goal:
     """Soft delete: status ``archived``, row kept. Archiving an archived goal changes nothing."""
     changes = {} if goal.is_archived else {"status": GoalStatus.ARCHIVED}
@@ -101,4 +122,14 @@ def _updated(*, versioned: bool):
 # fields, with or without the version check (speed-up, docs/PERFORMANCE.md).
 GOAL_UPDATE = PreparedUpdate(
     _updated, model=Goal, returning=("updated_at",), prefix=history.marked(Actor.USER)
+)
+
+
+# Every column of the goal, in the model's order: what a PATCH answers with, read from the row it
+# wrote (goal_patch).
+_COLUMNS = tuple(field.attname for field in Goal._meta.concrete_fields)
+
+# The same UPDATE, returning the whole row: a PATCH without If-Match needs no read first.
+GOAL_PATCH = PreparedUpdate(
+    _updated, model=Goal, returning=_COLUMNS, prefix=history.marked(Actor.USER)
 )

@@ -12,7 +12,7 @@ from goals.filters import GoalListParams
 from goals.models import Goal
 from goals.pagination import GoalPagination, page_response
 from goals.serializers import GoalSerializer
-from goals.services import GoalLimitReached, StaleGoal, goal_archive, goal_create, goal_update
+from goals.services import GoalLimitReached, StaleGoal, goal_archive, goal_create, goal_patch
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -86,10 +86,11 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.GenericViewSet):
         return self.goal_response(self.get_serializer(goal))
 
     def partial_update(self, request, *args, **kwargs):
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        goal_update(
-            goal=serializer.instance,
+        serializer.instance = goal_patch(
+            user=request.user,
+            pk=uuid.UUID(self.kwargs["pk"]),
             changes=serializer.validated_data,
             expected_versions=self.expected_versions(),
         )

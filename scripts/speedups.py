@@ -417,9 +417,26 @@ def orm_create():
 @contextlib.contextmanager
 def orm_update():
     """QuerySet.update()'s UpdateQuery built and compiled per call (with its RETURNING)."""
-    from goals.services import GOAL_UPDATE
+    from goals.services import GOAL_PATCH, GOAL_UPDATE
 
-    with _patched(GOAL_UPDATE, "_compiled", GOAL_UPDATE._compile):
+    with (
+        _patched(GOAL_UPDATE, "_compiled", GOAL_UPDATE._compile),
+        _patched(GOAL_PATCH, "_compiled", GOAL_PATCH._compile),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def patch_read_first():
+    """A PATCH without If-Match reads the goal first, then writes it at the id read
+    (goal_get, then goal_update's UPDATE ... RETURNING updated_at), as before goal_patch."""
+    from goals import selectors, services, views
+
+    def goal_patch(*, user, pk, changes, expected_versions=None):
+        goal = selectors.goal_get(user=user, pk=pk)
+        return services.goal_update(goal=goal, changes=changes, expected_versions=expected_versions)
+
+    with _patched(views, "goal_patch", goal_patch):
         yield
 
 
@@ -480,9 +497,10 @@ SPEEDUPS = {
         orm_create,
     ),
     "prepared-update": (
-        "goal_update, GOAL_UPDATE (goals/services.py, goals/prepared.py)",
+        "goal_patch, goal_update, GOAL_PATCH, GOAL_UPDATE (goals/services.py, goals/prepared.py)",
         orm_update,
     ),
+    "patch-one-statement": ("goals.services.goal_patch", patch_read_first),
     "serializer-representation": (
         "GoalSerializer.to_representation (goals/serializers.py)",
         drf_representation,

@@ -1,13 +1,15 @@
 """Queries per request, asserted: no N+1, nothing that grows with the page size.
 
 Budgets (issue #5, tightened by #7): authentication of a known user 0 (in-process cache), list 2
-(total + page), retrieve 1, create 1, patch 2 (read + UPDATE ... RETURNING), archive 2; a new
+(total + page), retrieve 1, create 1, patch 1 (UPDATE ... RETURNING the row; 2 with If-Match: read, then the
+write at the version read), archive 2; a new
 user's very first request adds the account (SELECT, then an INSERT under an advisory lock in a
 transaction: 5 statements in a test, issue #14).
 """
 
 import pytest
 
+from goals import versions
 from tests.factories import GoalFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,12 +73,34 @@ def test_create_costs_one_query(warm_api, django_assert_num_queries):
         assert warm_api.post(GOALS, body, format="json").status_code == 201
 
 
-def test_patch_costs_two_queries(warm_api, goal, django_assert_num_queries):
+def test_patch_costs_one_query(warm_api, goal, django_assert_num_queries):
+    """UPDATE ... RETURNING the whole row: the answer is what the statement wrote."""
+    with django_assert_num_queries(1):
+        response = warm_api.patch(f"{GOALS}/{goal.id}", {"status": "paused"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["status"] == "paused"
+    assert response.json()["title"] == goal.title
+    goal.refresh_from_db()
+    assert response["ETag"] == versions.etag(goal.updated_at)
+
+
+def test_patch_with_if_match_costs_two_queries(warm_api, goal, django_assert_num_queries):
+    """The goal read first, then written at the version read (goals.services.goal_update)."""
+    current = warm_api.get(f"{GOALS}/{goal.id}")["ETag"]
     with django_assert_num_queries(2):
-        assert (
-            warm_api.patch(f"{GOALS}/{goal.id}", {"status": "paused"}, format="json").status_code
-            == 200
+        response = warm_api.patch(
+            f"{GOALS}/{goal.id}", {"status": "paused"}, format="json", HTTP_IF_MATCH=current
         )
+    assert response.status_code == 200
+
+
+def test_patch_of_a_goal_that_is_not_the_users_costs_one_query(warm_api, django_assert_num_queries):
+    other = GoalFactory()  # another user's
+    with django_assert_num_queries(1):
+        response = warm_api.patch(f"{GOALS}/{other.id}", {"status": "paused"}, format="json")
+    assert response.status_code == 404
+    other.refresh_from_db()
+    assert other.status == "active"
 
 
 def test_archive_costs_two_queries_and_archiving_again_one(

@@ -161,17 +161,30 @@ def test_two_concurrent_patches_with_the_same_etag_one_wins(live_server, alice):
         seen = requests.get(goal_url, headers=headers, timeout=10).headers["ETag"]
 
 
-def test_a_goal_deleted_between_read_and_write_is_404(api, goal, monkeypatch):
-    """The row can vanish (its owner deleted by staff) after get_object() read it."""
-    from goals import views
+@pytest.mark.parametrize(
+    ("method", "if_match", "status"),
+    # Without If-Match an archive reads the goal first: gone, it is 404. A PATCH with If-Match
+    # reads it first too: no current version matches the one named, 412 (RFC 9110 13.1.1).
+    [("delete", False, 404), ("patch", True, 412)],
+)
+def test_a_goal_deleted_between_read_and_write_is_refused(
+    api, goal, monkeypatch, method, if_match, status
+):
+    """The row can vanish (its owner deleted by staff) after the goal was read. (A PATCH
+    without If-Match reads nothing first: one UPDATE, which finds the goal or not.)"""
+    from goals import services
 
-    original = views.goal_update
+    original = services.goal_update
 
     def delete_first(**kwargs):
         Goal.objects.filter(pk=kwargs["goal"].pk).delete()
         return original(**kwargs)
 
-    monkeypatch.setattr(views, "goal_update", delete_first)
-    response = api.patch(url(goal), {"title": "Too late"}, format="json")
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    monkeypatch.setattr(services, "goal_update", delete_first)
+    headers = {"HTTP_IF_MATCH": api.get(url(goal))["ETag"]} if if_match else {}
+    body = {"title": "Too late"} if method == "patch" else None
+    response = getattr(api, method)(url(goal), body, format="json", **headers)
+    assert response.status_code == status
+    if status == 404:
+        assert response.json() == {"detail": "Not found."}
+    assert not Goal.objects.filter(pk=goal.pk).exists()
