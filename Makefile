@@ -12,7 +12,7 @@ LOCK_ARGS = --python-version 3.11 --generate-hashes -q $(if $(UPGRADE),--upgrade
 INSTALLED := $(VENV)/.installed
 UV := $(BIN)/uv
 
-.PHONY: help install run test lint format lock migrate schema guide bench bench-speedups bench-instructions soak fuzz clean \
+.PHONY: help install run test lint format lock migrate schema guide bench bench-speedups bench-instructions bench-layers soak fuzz clean \
 	topology failover chromium screenshots
 
 help: ## list the targets
@@ -94,6 +94,9 @@ bench-speedups: install ## every kept speed-up measured on and off in one run (d
 
 bench-instructions: install ## the same on/off, counted in instructions per request (needs valgrind)
 	$(BIN)/python scripts/instructions.py $(INSTRUCTIONS_ARGS)
+
+bench-layers: install ## where a request's time goes: Django, DRF, the four requests, the floor, PostgreSQL
+	$(BIN)/python scripts/layers.py $(LAYERS_ARGS)
 
 soak: install ## concurrent creates while PostgreSQL restarts; SHORT=1 for the CI-sized run
 	$(BIN)/python scripts/soak.py $(if $(SHORT),--short,)

@@ -21,6 +21,7 @@ LONG_TARGETS = {
     "bench",
     "bench-speedups",
     "bench-instructions",
+    "bench-layers",
     "fuzz",
     "soak",
     "lock",
