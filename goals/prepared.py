@@ -18,7 +18,17 @@ from collections import namedtuple
 from functools import cache, cached_property, lru_cache
 
 from django.db import connections, router, transaction
-from django.db.models import DateField, DateTimeField, Expression, Field, TimeField, UUIDField
+from django.db.models import (
+    BooleanField,
+    DateField,
+    DateTimeField,
+    Expression,
+    F,
+    Field,
+    Func,
+    TimeField,
+    UUIDField,
+)
 from django.db.models.sql import InsertQuery
 from django.db.models.sql.subqueries import UpdateQuery
 from psycopg import sql
@@ -49,6 +59,32 @@ class _Written(Slot):
         if hasattr(value, "resolve_expression"):
             raise TypeError(f"{self.name}: a prepared write takes a value, not {value!r}")
         return self.output_field.get_db_prep_save(value, connection)
+
+
+class Differs(Func):
+    """For a prepared update's ``WHERE``: true when any of the fields ``names`` holds something
+    other than the value the update writes to it (``IS DISTINCT FROM``: NULL is NULL), so a
+    write of the values a row already has matches nothing. Its slots are named as the changed
+    fields: the update's own values fill them, prepared as they are written."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, model, names: tuple[str, ...]):
+        fields = [model._meta.get_field(name) for name in names]
+        columns = [F(field.name) for field in fields]
+        super().__init__(*columns, *(_Written(field.attname, field) for field in fields))
+
+    def as_sql(self, compiler, connection, **extra):
+        expressions = self.get_source_expressions()
+        half = len(expressions) // 2
+        pieces, params = [], []
+        for column, value in zip(expressions[:half], expressions[half:], strict=True):
+            column_sql, column_params = compiler.compile(column)
+            value_sql, value_params = compiler.compile(value)
+            pieces.append(f"{column_sql} IS DISTINCT FROM {value_sql}")
+            params.extend([*column_params, *value_params])
+        return f"({' OR '.join(pieces)})", params
 
 
 def _bind(params: list, values: dict, connection) -> list:

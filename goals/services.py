@@ -11,11 +11,10 @@ from datetime import datetime
 
 from django.db import IntegrityError, router
 from django.db.models import DateTimeField
-from django.http import Http404
 
 from goals import history, limits, selectors
 from goals.models import Actor, Goal, GoalStatus
-from goals.prepared import PreparedInsert, PreparedUpdate, Slot
+from goals.prepared import Differs, PreparedInsert, PreparedUpdate, Slot
 
 # Goal.objects.create, its INSERT compiled once (speed-up, docs/PERFORMANCE.md).
 GOAL_INSERT = PreparedInsert(Goal, prefix=history.marked(Actor.USER))
@@ -57,10 +56,12 @@ def goal_update(
     (the ``updated_at`` values the client's ``If-Match`` names), at the version read if it is
     one of them, in the same statement: checking the version and writing are atomic, so of two
     writers holding the same version exactly one succeeds and the other gets ``StaleGoal``.
-    An empty ``changes`` writes nothing (``updated_at`` keeps its value).
+    A field given the value it already has is left out; with nothing left to change nothing is
+    written (``updated_at``, the version, keeps its value).
     """
     if expected_versions is not None and goal.updated_at not in expected_versions:
         raise StaleGoal
+    changes = {name: value for name, value in changes.items() if getattr(goal, name) != value}
     if not changes:
         return goal
     # With If-Match, the row must still be at the version read, which the client named: one
@@ -90,17 +91,25 @@ def goal_patch(
     """Apply ``changes`` to the user's goal ``pk`` (a ``PATCH``) and return the goal as written.
 
     Without ``If-Match`` (``expected_versions`` None) that is one statement: ``UPDATE ...
-    RETURNING`` the whole row (``GOAL_PATCH``); a goal that is not the user's matches nothing and
-    is ``Http404``, as a read of it would be. With ``If-Match``, or with nothing to change, the
-    goal is read first (``goal_update``: the version the client named is checked against the
-    one read, and the write is made at that version).
+    RETURNING`` the whole row (``GOAL_PATCH``), matching the user's goal only where one of the
+    fields sent differs from what it holds. When it matches nothing, the goal is read: it is not
+    the user's (``Http404``, as a read of it would be), or the body changes nothing and the goal
+    is returned as it is (its ``updated_at``, the version, unmoved: other clients' ``If-Match``
+    still holds). With ``If-Match``, or with nothing sent, the goal is read first
+    (``goal_update``: the version the client named is checked against the one read, and the
+    write is made at that version).
     """
     if expected_versions is not None or not changes:
         goal = selectors.goal_get(user=user, pk=pk)
         return goal_update(goal=goal, changes=changes, expected_versions=expected_versions)
-    row = GOAL_PATCH.run(changes, shape={"versioned": False}, owner=user.pk, pk=pk)
+    row = GOAL_PATCH.run(
+        changes,
+        shape={"versioned": False, "unless_same": tuple(sorted(changes))},
+        owner=user.pk,
+        pk=pk,
+    )
     if row is None:
-        raise Http404
+        return selectors.goal_get(user=user, pk=pk)
     return Goal.from_db(router.db_for_write(Goal), _COLUMNS, row)
 
 
@@ -110,9 +119,12 @@ def goal_archive(*, goal: Goal, expected_versions: Collection[datetime] | None =
     return goal_update(goal=goal, changes=changes, expected_versions=expected_versions)
 
 
-def _updated(*, versioned: bool):
-    """The goal ``goal_update`` writes: its owner's, by id (and at the version read)."""
+def _updated(*, versioned: bool, unless_same: tuple[str, ...] = ()):
+    """The goal ``goal_update`` writes: its owner's, by id (and at the version read); with
+    ``unless_same``, only if one of those fields would change (``goal_patch``)."""
     target = Goal.objects.owned_by(Slot("owner")).filter(pk=Slot("pk"))
+    if unless_same:
+        target = target.filter(Differs(Goal, unless_same))
     if not versioned:
         return target
     return target.filter(updated_at=Slot("version", DateTimeField()))
@@ -129,7 +141,8 @@ GOAL_UPDATE = PreparedUpdate(
 # wrote (goal_patch).
 _COLUMNS = tuple(field.attname for field in Goal._meta.concrete_fields)
 
-# The same UPDATE, returning the whole row: a PATCH without If-Match needs no read first.
+# The same UPDATE, returning the whole row, and only where a field would change: a PATCH without
+# If-Match needs no read first. Compiled once per set of fields sent (at most 63 sets).
 GOAL_PATCH = PreparedUpdate(
     _updated, model=Goal, returning=_COLUMNS, prefix=history.marked(Actor.USER)
 )

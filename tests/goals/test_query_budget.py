@@ -2,7 +2,8 @@
 
 Budgets (issue #5, tightened by #7): authentication of a known user 0 (in-process cache), list 2
 (total + page), retrieve 1, create 1, patch 1 (UPDATE ... RETURNING the row; 2 with If-Match: read, then the
-write at the version read), archive 2; a new
+write at the version read; 2 when it changes nothing or the goal is not the user's: the UPDATE
+matches nothing, then a read), archive 2; a new
 user's very first request adds the account (SELECT, then an INSERT under an advisory lock in a
 transaction: 5 statements in a test, issue #14).
 """
@@ -84,6 +85,14 @@ def test_patch_costs_one_query(warm_api, goal, django_assert_num_queries):
     assert response["ETag"] == versions.etag(goal.updated_at)
 
 
+def test_patch_that_changes_nothing_costs_two_queries(warm_api, goal, django_assert_num_queries):
+    """The UPDATE matches nothing (every field already holds its value), then the goal is read."""
+    with django_assert_num_queries(2):
+        response = warm_api.patch(f"{GOALS}/{goal.id}", {"title": goal.title}, format="json")
+    assert response.status_code == 200
+    assert response["ETag"] == versions.etag(goal.updated_at)
+
+
 def test_patch_with_if_match_costs_two_queries(warm_api, goal, django_assert_num_queries):
     """The goal read first, then written at the version read (goals.services.goal_update)."""
     current = warm_api.get(f"{GOALS}/{goal.id}")["ETag"]
@@ -94,9 +103,13 @@ def test_patch_with_if_match_costs_two_queries(warm_api, goal, django_assert_num
     assert response.status_code == 200
 
 
-def test_patch_of_a_goal_that_is_not_the_users_costs_one_query(warm_api, django_assert_num_queries):
+def test_patch_of_a_goal_that_is_not_the_users_costs_two_queries(
+    warm_api, django_assert_num_queries
+):
+    """The UPDATE matches nothing; the read that follows tells a goal that is not the user's
+    (404) from a body that changes nothing (200)."""
     other = GoalFactory()  # another user's
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         response = warm_api.patch(f"{GOALS}/{other.id}", {"status": "paused"}, format="json")
     assert response.status_code == 404
     other.refresh_from_db()

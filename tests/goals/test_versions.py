@@ -116,6 +116,59 @@ def test_without_if_match_writes_work_as_before(api, goal):
     assert api.patch(url(goal), {"title": "Last writer wins"}, format="json").status_code == 200
 
 
+@pytest.mark.parametrize("if_match", [False, True])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "active"},  # the goal's own values, one or several
+        {"title": "  Run a marathon  ", "description": None, "target_date": None},
+        {"goal_type": "concrete", "value_category": "health", "status": "active"},
+    ],
+)
+def test_a_patch_that_changes_nothing_keeps_the_version(api, goal, body, if_match):
+    """Sending the values a goal already has writes nothing: its updated_at and ETag stay, so
+    another client's If-Match still holds, and its history records nothing."""
+    Goal.objects.filter(pk=goal.pk).update(
+        title="Run a marathon", description=None, target_date=None, goal_type="concrete",
+        value_category="health", status="active",
+    )  # fmt: skip
+    before = snapshot(goal)
+    current = api.get(url(goal))["ETag"]
+    events = goal.events.count()
+    headers = {"HTTP_IF_MATCH": current} if if_match else {}
+    response = api.patch(url(goal), body, format="json", **headers)
+    assert response.status_code == 200
+    assert response["ETag"] == current
+    assert response.json() == api.get(url(goal)).json()
+    assert snapshot(goal) == before
+    assert goal.events.count() == events
+    other_client = api.patch(url(goal), {"title": "Second"}, format="json", HTTP_IF_MATCH=current)
+    assert other_client.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        ({"status": "active"}, {"status": "paused"}),
+        ({"description": None}, {"description": "Now said"}),  # NULL to a value
+        ({"description": "Said"}, {"description": None}),  # a value to NULL
+        ({"target_date": None}, {"target_date": "2027-01-31"}),
+    ],
+)
+def test_a_patch_that_changes_one_field_of_several_writes(api, goal, stored, sent):
+    Goal.objects.filter(pk=goal.pk).update(**stored)
+    current = api.get(url(goal))["ETag"]
+    response = api.patch(url(goal), {"title": goal.title, **sent}, format="json")
+    assert response.status_code == 200
+    assert response["ETag"] != current
+    assert {name: response.json()[name] for name in sent} == sent
+    assert goal.events.filter(action="updated", actor="user").count() == 1
+
+
+def test_a_patch_that_would_change_nothing_on_another_users_goal_is_404(bob_api, goal):
+    assert bob_api.patch(url(goal), {"title": goal.title}, format="json").status_code == 404
+
+
 def test_another_users_goal_is_404_even_with_if_match(bob_api, api, goal):
     current = api.get(url(goal))["ETag"]
     assert (
@@ -149,7 +202,9 @@ def test_two_concurrent_patches_with_the_same_etag_one_wins(live_server, alice):
             )
             results.append((response.status_code, title))
 
-        threads = [threading.Thread(target=patch, args=(f"writer {n}",)) for n in (1, 2)]
+        # Titles new in every round: a PATCH that changes nothing writes nothing (and wins).
+        titles = [f"round {round_number}, writer {n}" for n in (1, 2)]
+        threads = [threading.Thread(target=patch, args=(title,)) for title in titles]
         for thread in threads:
             thread.start()
         for thread in threads:
