@@ -320,7 +320,8 @@ GOAL_VIEWSET = {
         operation_id="updateGoal",
         tags=TAGS,
         summary="Update a goal",
-        description="Changes only the keys given; an empty body changes nothing. Setting `status` "
+        description="Changes only the keys given; an empty body, or one that sends the values the "
+        "goal already has, changes nothing (its `updated_at` and `ETag` stay). Setting `status` "
         "from `archived` to another value restores the goal.",
         request=GoalSerializer,
         parameters=[IF_MATCH, ETAG, *ANSWER_HEADERS],
