@@ -46,8 +46,12 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.GenericViewSet):
         # from here, so a goal needs no owner of its own.
         return {**super().get_serializer_context(), "owner": self.request.user}
 
+    def goal_id(self) -> uuid.UUID:
+        """The goal the URL names (the route only matches a UUID)."""
+        return uuid.UUID(self.kwargs["pk"])
+
     def get_object(self) -> Goal:
-        goal = selectors.goal_get(user=self.request.user, pk=uuid.UUID(self.kwargs["pk"]))
+        goal = selectors.goal_get(user=self.request.user, pk=self.goal_id())
         self.check_object_permissions(self.request, goal)
         return goal
 
@@ -90,7 +94,7 @@ class GoalViewSet(browsable.GoalBrowsableAPIMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         serializer.instance = goal_patch(
             user=request.user,
-            pk=uuid.UUID(self.kwargs["pk"]),
+            pk=self.goal_id(),
             changes=serializer.validated_data,
             expected_versions=self.expected_versions(),
         )
